@@ -1,0 +1,2 @@
+import Sidecar
+print(SidecarVersion.string)

@@ -1,0 +1,3 @@
+import XCTest
+@testable import Sidecar
+final class VersionTests: XCTestCase { func testVersion() { XCTAssertFalse(SidecarVersion.string.isEmpty) } }
