@@ -1,0 +1,262 @@
+import NIOCore
+import NIOHTTP1
+
+/// Serves one downstream HTTP/1.1 connection: decodes requests (after `HTTPServerPipelineHandler`
+/// has serialised pipelined ones), hands each to a `ProxyExchange`, and writes its response with
+/// HTTP/1.1 framing and keep-alive. Applies backpressure by holding `read` while paused, enforces
+/// the listener's idle timeout, answers malformed requests with 400 and closes.
+final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = Never
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let worker: WorkerContext
+    private let listener: ListenerContext
+    private let connections: ConnectionTracker
+    /// The verified SPIFFE ID of the caller, when the connection is mutual TLS.
+    var peerIdentity: String?
+
+    private var context: ChannelHandlerContext?
+    private var exchange: ProxyExchange?
+    private var requestsServed = 0
+    /// Keep the connection open after the current response?
+    private var keepAlive = true
+    private var requestMethod: HTTPMethod = .GET
+    private var requestVersion: HTTPVersion = .http1_1
+    /// Discarding the rest of a request whose answer was already sent (the connection closes after).
+    private var discardingRequest = false
+    private var readingPaused = false
+    private var pendingRead = false
+    private var responseIsChunked = false
+    private var lastActivity = NIODeadline.now()
+    private var idleTask: RepeatedTask?
+    private var closing = false
+
+    init(worker: WorkerContext, listener: ListenerContext, connections: ConnectionTracker) {
+        self.worker = worker
+        self.listener = listener
+        self.connections = connections
+    }
+
+    var eventLoop: EventLoop { worker.eventLoop }
+    var isWritable: Bool { context?.channel.isWritable ?? false }
+
+    // MARK: ChannelHandler
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        connections.opened(self, channel: context.channel)
+        let idle = listener.timeouts.idle
+        if idle > .zero {
+            let period = max(TimeAmount.milliseconds(100), TimeAmount.nanoseconds(idle.nanoseconds / 4))
+            idleTask = context.eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { [weak self] _ in
+                self?.checkIdle(limit: idle)
+            }
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        idleTask?.cancel()
+        connections.closed(self)
+        self.context = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        lastActivity = .now()
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            receiveHead(head, context: context)
+        case .body(let buffer):
+            if discardingRequest { return }
+            exchange?.receiveBody(buffer)
+        case .end(let trailers):
+            if discardingRequest {
+                discardingRequest = false
+                return
+            }
+            exchange?.receiveEnd(trailers)
+        }
+    }
+
+    private func receiveHead(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        requestMethod = head.method
+        requestVersion = head.version
+        keepAlive = head.isKeepAlive
+        discardingRequest = false
+        let framing: HTTP1RequestValidator.BodyFraming
+        switch HTTP1RequestValidator.validate(head, maxUriBytes: listener.limits.maxUriBytes) {
+        case .success(let value):
+            framing = value
+        case .failure:
+            respondToMalformedRequest(head: head)
+            return
+        }
+        if worker.drain.isDraining, requestsServed > 0 {
+            keepAlive = false
+            discardingRequest = framing != .none
+            let exchange = ProxyExchange(head: head, requestHasBody: false, downstream: self, worker: worker, listener: listener, peerIdentity: peerIdentity)
+            self.exchange = exchange
+            exchange.respondLocally(.draining)
+            return
+        }
+        requestsServed += 1
+        if head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) {
+            context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
+        }
+        let exchange = ProxyExchange(
+            head: head,
+            requestHasBody: framing != .none,
+            downstream: self,
+            worker: worker,
+            listener: listener,
+            peerIdentity: peerIdentity
+        )
+        self.exchange = exchange
+        exchange.start()
+    }
+
+    private func respondToMalformedRequest(head: HTTPRequestHead?) {
+        keepAlive = false
+        discardingRequest = true
+        let grpc = head?.headers.first(name: "content-type")?.hasPrefix("application/grpc") ?? false
+        let response = LocalResponse(flag: .downstreamProtocolError, grpc: grpc, requestID: nil)
+        if let head {
+            let exchange = ProxyExchange(head: head, requestHasBody: false, downstream: self, worker: worker, listener: listener, peerIdentity: peerIdentity)
+            self.exchange = exchange
+            exchange.respondLocally(.downstreamProtocolError)
+        } else {
+            writeResponseAndClose(response)
+        }
+    }
+
+    private func writeResponseAndClose(_ response: LocalResponse) {
+        guard let context, !closing else { return }
+        closing = true
+        var head = response.head
+        head.headers.replaceOrAdd(name: "connection", value: "close")
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(response.body))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if error is HTTPParserError || error is ByteToMessageDecoderError || error is NIOHTTPDecoderError {
+            // A malformed request: answer 400 unless a response is already on its way, then close.
+            if exchange == nil {
+                writeResponseAndClose(LocalResponse(flag: .downstreamProtocolError, grpc: false, requestID: nil))
+            } else {
+                keepAlive = false
+                exchange?.downstreamClosed()
+                context.close(promise: nil)
+            }
+            return
+        }
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        exchange?.downstreamClosed()
+        exchange = nil
+        context.fireChannelInactive()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if readingPaused {
+            pendingRead = true
+        } else {
+            context.read()
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        exchange?.downstreamWritabilityChanged()
+        context.fireChannelWritabilityChanged()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            // Drain: an idle connection closes now; a busy one after its response.
+            keepAlive = false
+            if exchange == nil { context.close(promise: nil) }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private func checkIdle(limit: TimeAmount) {
+        guard exchange == nil, let context else { return }
+        if NIODeadline.now() - lastActivity >= limit {
+            context.close(promise: nil)
+        }
+    }
+
+    // MARK: DownstreamStream
+
+    func sendResponseHead(_ head: HTTPResponseHead) {
+        guard let context else { return }
+        lastActivity = .now()
+        var head = head
+        head.version = requestVersion.minor == 0 ? .http1_0 : .http1_1
+        let bodyAllowed = requestMethod != .HEAD && head.status.code >= 200 && head.status.code != 204 && head.status.code != 304
+        responseIsChunked = false
+        if bodyAllowed, !head.headers.contains(name: "content-length") {
+            if requestVersion.minor >= 1 {
+                head.headers.add(name: "transfer-encoding", value: "chunked")
+                responseIsChunked = true
+            } else {
+                keepAlive = false  // HTTP/1.0: the body ends when the connection closes
+            }
+        }
+        if worker.drain.isDraining || exchange?.isRequestComplete == false && !discardingRequest {
+            // Draining, or answered before the whole request arrived: this connection ends here.
+            keepAlive = false
+        }
+        if !keepAlive {
+            head.headers.replaceOrAdd(name: "connection", value: "close")
+        } else if requestVersion.minor == 0 {
+            head.headers.replaceOrAdd(name: "connection", value: "keep-alive")
+        }
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+    }
+
+    func sendResponseBody(_ buffer: ByteBuffer) {
+        guard let context else { return }
+        context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+    }
+
+    func sendResponseEnd(_ trailers: HTTPHeaders?) {
+        guard let context else { return }
+        lastActivity = .now()
+        let trailersToSend = responseIsChunked ? trailers : nil
+        if keepAlive {
+            context.writeAndFlush(wrapOutboundOut(.end(trailersToSend)), promise: nil)
+        } else {
+            closing = true
+            context.writeAndFlush(wrapOutboundOut(.end(trailersToSend))).whenComplete { _ in
+                context.close(promise: nil)
+            }
+        }
+    }
+
+    func setRequestReadingPaused(_ paused: Bool) {
+        readingPaused = paused
+        if !paused, pendingRead, let context {
+            pendingRead = false
+            context.read()
+        }
+    }
+
+    func abort() {
+        keepAlive = false
+        closing = true
+        context?.close(promise: nil)
+    }
+
+    func exchangeDidFinish(_ exchange: ProxyExchange) {
+        guard self.exchange === exchange else { return }
+        self.exchange = nil
+        if readingPaused { setRequestReadingPaused(false) }
+    }
+}

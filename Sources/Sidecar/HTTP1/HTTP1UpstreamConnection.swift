@@ -1,0 +1,204 @@
+import NIOCore
+import NIOHTTP1
+
+/// A pooled HTTP/1.1 client connection to one endpoint; the last handler of its channel.
+///
+/// It serves one exchange at a time (no pipelining). When a response ends cleanly on a keep-alive
+/// connection whose request was fully sent, it goes back to its `LoopEndpoint`'s idle list;
+/// otherwise it closes. Lives on one event loop.
+final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundIn = HTTPClientRequestPart
+    typealias OutboundOut = HTTPClientRequestPart
+
+    private enum State {
+        case idle
+        case active(requestDone: Bool, responseStarted: Bool)
+        case closed
+    }
+
+    weak var delegate: UpstreamStreamDelegate?
+    /// The pool this connection returns to; nil once it must not be reused.
+    private weak var owner: LoopEndpoint?
+    private var onClose: ((HTTP1UpstreamConnection) -> Void)?
+    private var context: ChannelHandlerContext?
+    private var state: State = .idle
+    private var keepAlive = true
+    private var responseReadingPaused = false
+    private var pendingRead = false
+    /// Counts exchanges served, so that the pool can tell a reused connection from a fresh one.
+    private(set) var exchangesServed = 0
+    private(set) var idleSince: NIODeadline = .now()
+
+    init(owner: LoopEndpoint, onClose: @escaping (HTTP1UpstreamConnection) -> Void) {
+        self.owner = owner
+        self.onClose = onClose
+    }
+
+    var isReusable: Bool {
+        if case .idle = state, keepAlive, context?.channel.isActive == true { return true }
+        return false
+    }
+
+    var isWritable: Bool { context?.channel.isWritable ?? false }
+
+    // MARK: Pool side
+
+    /// Starts an exchange on this (idle) connection.
+    func begin(delegate: UpstreamStreamDelegate) {
+        self.delegate = delegate
+        state = .active(requestDone: false, responseStarted: false)
+        exchangesServed += 1
+    }
+
+    /// A connection opened for an attempt that was abandoned before using it: pool it unused.
+    func releaseUnused() {
+        guard case .idle = state, let owner, owner.isMember, context?.channel.isActive == true else {
+            close()
+            return
+        }
+        idleSince = .now()
+        owner.idleConnections.append(self)
+    }
+
+    func close() {
+        guard let context else { return }
+        if case .closed = state { return }
+        context.close(promise: nil)
+    }
+
+    // MARK: UpstreamStream
+
+    func sendRequestHead(_ head: HTTPRequestHead, hasBody: Bool) {
+        guard let context else { return }
+        var head = head
+        if hasBody, !head.headers.contains(name: "content-length") {
+            head.headers.add(name: "transfer-encoding", value: "chunked")
+        }
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+    }
+
+    func sendRequestBody(_ buffer: ByteBuffer) {
+        guard let context else { return }
+        context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+    }
+
+    func sendRequestEnd(_ trailers: HTTPHeaders?) {
+        guard let context else { return }
+        context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
+        if case .active(_, let responseStarted) = state {
+            state = .active(requestDone: true, responseStarted: responseStarted)
+        }
+    }
+
+    func setResponseReadingPaused(_ paused: Bool) {
+        responseReadingPaused = paused
+        if !paused, pendingRead, let context {
+            pendingRead = false
+            context.read()
+        }
+    }
+
+    func cancel() {
+        delegate = nil
+        keepAlive = false
+        close()
+    }
+
+    // MARK: ChannelHandler
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        reportClosed()
+    }
+
+    /// Tells the pool this connection is gone; idempotent, so every path that ends a connection
+    /// (close, removal, a failed connect or handshake) may call it.
+    func reportClosed() {
+        state = .closed
+        if let onClose {
+            self.onClose = nil
+            onClose(self)
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .active(let requestDone, let responseStarted) = state else {
+            // Bytes on an idle connection: the server is confused; never reuse it.
+            keepAlive = false
+            context.close(promise: nil)
+            return
+        }
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            if head.status.code >= 100, head.status.code < 200 {
+                return  // interim responses: the sidecar answered `100-continue` itself
+            }
+            keepAlive = head.isKeepAlive
+            state = .active(requestDone: requestDone, responseStarted: true)
+            delegate?.upstreamResponseHead(head)
+        case .body(let buffer):
+            delegate?.upstreamResponseBody(buffer)
+        case .end(let trailers):
+            let delegate = self.delegate
+            self.delegate = nil
+            let reusable = keepAlive && requestDone && responseStarted
+            if reusable, let owner, owner.isMember {
+                state = .idle
+                idleSince = .now()
+                owner.idleConnections.append(self)
+            } else {
+                state = .idle
+                keepAlive = false
+                context.close(promise: nil)
+            }
+            delegate?.upstreamResponseEnd(trailers)
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if responseReadingPaused {
+            pendingRead = true
+        } else {
+            context.read()
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        delegate?.upstreamWritabilityChanged()
+        context.fireChannelWritabilityChanged()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        let failure: UpstreamFailure
+        if error is HTTPParserError || error is NIOHTTPDecoderError {
+            failure = .protocolError
+        } else if case .active(_, let started) = state {
+            failure = .reset(responseStarted: started)
+        } else {
+            failure = .reset(responseStarted: false)
+        }
+        fail(failure)
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if case .active(_, let started) = state {
+            fail(.reset(responseStarted: started))
+        }
+        reportClosed()
+        context.fireChannelInactive()
+    }
+
+    private func fail(_ failure: UpstreamFailure) {
+        keepAlive = false
+        let delegate = self.delegate
+        self.delegate = nil
+        if case .active = state { state = .idle }
+        delegate?.upstreamFailed(failure)
+    }
+}

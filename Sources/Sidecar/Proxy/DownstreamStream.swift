@@ -1,0 +1,20 @@
+import NIOCore
+import NIOHTTP1
+
+/// The caller's side of one exchange: an HTTP/1.1 connection serving one request at a time, or an
+/// HTTP/2 stream. The proxy core writes the response through it.
+protocol DownstreamStream: AnyObject {
+    var eventLoop: EventLoop { get }
+    /// False while the transport's send buffer is full: stop feeding response body.
+    var isWritable: Bool { get }
+    func sendResponseHead(_ head: HTTPResponseHead)
+    func sendResponseBody(_ buffer: ByteBuffer)
+    func sendResponseEnd(_ trailers: HTTPHeaders?)
+    /// Backpressure from the upstream: stop (or resume) reading request data.
+    func setRequestReadingPaused(_ paused: Bool)
+    /// The exchange cannot finish the response cleanly (it failed after the head was sent):
+    /// HTTP/1.1 closes the connection, HTTP/2 resets the stream.
+    func abort()
+    /// The exchange is over (response fully written or aborted); the stream may take the next one.
+    func exchangeDidFinish(_ exchange: ProxyExchange)
+}

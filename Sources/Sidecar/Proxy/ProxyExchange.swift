@@ -1,0 +1,440 @@
+import NIOCore
+import NIOHTTP1
+
+/// One request's trip through the proxy, independent of the HTTP version on either side.
+///
+/// The downstream stream feeds it the request; it routes to a cluster, picks an endpoint, takes a
+/// pooled connection (or opens one) on the same event loop, and streams the request up and the
+/// response back with backpressure both ways. Failed attempts are retried per the cluster's
+/// policy, replaying the request body from a buffer bounded by `maxBufferedBody`. Everything
+/// happens on the event loop that accepted the request: no locks, no hops.
+final class ProxyExchange: UpstreamStreamDelegate {
+    private let worker: WorkerContext
+    private let listener: ListenerContext
+    private unowned(unsafe) let downstream: DownstreamStream
+    private let eventLoop: EventLoop
+
+    // Request, as it will be sent upstream (hop-by-hop headers stripped, sidecar headers added).
+    private var upstreamHead: HTTPRequestHead
+    private let requestHasBody: Bool
+    private let isGRPC: Bool
+    private(set) var requestID: String
+
+    private var cluster: LoopCluster?
+    private var retryPolicy = RetryPolicy.none
+    private var backoff = ExponentialBackoff(base: .milliseconds(25), max: .milliseconds(250))
+    private var maxBufferedBody = 0
+
+    // Request body: chunks not yet sent on the current attempt, plus (while replayable) those
+    // already sent, so a retry can send them again.
+    private var bodyChunks: [ByteBuffer] = []
+    private var bodyChunksSent = 0
+    private var bodyBytesBuffered = 0
+    private var bodyReplayable = true
+    private var requestComplete = false
+    private var requestEndSent = false
+    private var requestTrailers: HTTPHeaders?
+    private var downstreamPaused = false
+
+    // Current attempt.
+    private var attempt = 0
+    private var upstream: UpstreamStream?
+    private var upstreamEndpoint: LoopEndpoint?
+    private var upstreamHeadSent = false
+    private var perTryTimer: Scheduled<Void>?
+    private var requestTimer: Scheduled<Void>?
+    private var backoffTimer: Scheduled<Void>?
+
+    // Response.
+    private var responseStarted = false
+    private var finished = false
+
+    // Access log.
+    private let startTime: NIODeadline
+    private var record: AccessLogRecord
+
+    init(
+        head: HTTPRequestHead,
+        requestHasBody: Bool,
+        downstream: DownstreamStream,
+        worker: WorkerContext,
+        listener: ListenerContext,
+        peerIdentity: String?
+    ) {
+        self.worker = worker
+        self.listener = listener
+        self.downstream = downstream
+        self.eventLoop = downstream.eventLoop
+        self.startTime = .now()
+        self.requestHasBody = requestHasBody
+        self.requestComplete = !requestHasBody
+
+        var head = head
+        HopByHopHeaders.strip(&head.headers)
+        head.headers.remove(name: "expect")
+        head.headers.remove(name: "x-sidecar-attempt")
+        if let existing = head.headers.first(name: "x-request-id"), !existing.isEmpty {
+            requestID = existing
+        } else {
+            requestID = worker.requestIDs.next()
+            head.headers.replaceOrAdd(name: "x-request-id", value: requestID)
+        }
+        if listener.direction == .inbound {
+            head.headers.remove(name: "x-forwarded-client-cert")
+            if let peerIdentity, let own = listener.ownIdentity {
+                head.headers.add(name: "x-forwarded-client-cert", value: "By=\(own);URI=\(peerIdentity)")
+            }
+        }
+        head.version = .http1_1
+        upstreamHead = head
+        isGRPC = head.headers.first(name: "content-type")?.hasPrefix("application/grpc") ?? false
+        record = AccessLogRecord(
+            direction: listener.direction,
+            listener: listener.name,
+            method: head.method.rawValue,
+            path: head.uri,
+            requestID: requestID,
+            peerIdentity: peerIdentity
+        )
+        worker.drain.requestStarted()
+    }
+
+    // MARK: - Request from downstream
+
+    /// Routes the request and starts the first attempt. Call once, after `init`.
+    func start() {
+        let clusterIndex: Int?
+        switch listener.target {
+        case .localApp(let index):
+            clusterIndex = index
+        case .routes(let table):
+            let authority = upstreamHead.headers.first(name: "host") ?? ""
+            let host = RouteTable.normalizedHost(authority)
+            let path = upstreamHead.uri.utf8.firstIndex(of: UInt8(ascii: "?")).map { upstreamHead.uri[..<$0] } ?? Substring(upstreamHead.uri)
+            clusterIndex = table.match(host: host, path: path)
+        }
+        guard let clusterIndex else {
+            respondLocally(.noRoute)
+            return
+        }
+        let cluster = worker.clusters[clusterIndex]
+        self.cluster = cluster
+        record.cluster = cluster.cluster.name
+        let config = cluster.cluster.config
+        retryPolicy = listener.direction == .inbound ? .none : RetryPolicy(config.retries)
+        backoff = ExponentialBackoff(config.retries.backoff)
+        maxBufferedBody = config.retries.maxBufferedBody
+        bodyReplayable = retryPolicy.maxRetries > 0
+
+        var timeout = listener.direction == .inbound ? listener.timeouts.request : config.timeouts.request
+        if listener.direction == .outbound, listener.timeouts.request > .zero, listener.timeouts.request < timeout {
+            timeout = listener.timeouts.request
+        }
+        if timeout > .zero {
+            requestTimer = eventLoop.scheduleTask(in: timeout) { [weak self] in
+                self?.requestTimedOut()
+            }
+        }
+        startAttempt(avoid: nil)
+    }
+
+    func receiveBody(_ buffer: ByteBuffer) {
+        guard !finished else { return }
+        record.bytesReceived += buffer.readableBytes
+        bodyChunks.append(buffer)
+        bodyBytesBuffered += buffer.readableBytes
+        if bodyReplayable, bodyBytesBuffered > maxBufferedBody {
+            bodyReplayable = false
+            record.notRetriedBodyTooLarge = true
+        }
+        flushBody()
+    }
+
+    func receiveEnd(_ trailers: HTTPHeaders?) {
+        guard !finished, !requestComplete else { return }
+        requestComplete = true
+        requestTrailers = trailers
+        flushBody()
+    }
+
+    /// The downstream went away (connection closed or stream reset): stop all work.
+    func downstreamClosed() {
+        guard !finished else { return }
+        record.flags.append("downstream_closed")
+        cancelUpstream()
+        finish(status: responseStarted ? record.status : 0)
+    }
+
+    func downstreamWritabilityChanged() {
+        guard let upstream else { return }
+        upstream.setResponseReadingPaused(!downstream.isWritable)
+    }
+
+    // MARK: - Attempts
+
+    private func startAttempt(avoid: Endpoint?) {
+        guard !finished, let cluster else { return }
+        guard let loopEndpoint = cluster.pickEndpoint(avoid: avoid) else {
+            respondLocally(.noHealthyUpstream)
+            return
+        }
+        attempt += 1
+        upstreamEndpoint = loopEndpoint
+        upstreamHeadSent = false
+        requestEndSent = false
+        bodyChunksSent = 0
+        record.upstreamAddress = loopEndpoint.endpoint.address.description
+        loopEndpoint.endpoint.activeRequests.wrappingIncrement(ordering: .relaxed)
+        loopEndpoint.endpoint.totalRequests.wrappingIncrement(ordering: .relaxed)
+
+        let perTry = cluster.cluster.config.timeouts.perTry
+        if perTry > .zero, listener.direction == .outbound {
+            perTryTimer = eventLoop.scheduleTask(in: perTry) { [weak self] in
+                self?.attemptFailed(.perTryTimeout)
+            }
+        }
+        if let pooled = cluster.idleConnection(to: loopEndpoint) {
+            attach(pooled)
+            return
+        }
+        let attemptNumber = attempt
+        cluster.connection(to: loopEndpoint).whenComplete { [self] result in
+            guard !finished, attempt == attemptNumber, upstream == nil else {
+                // The attempt was abandoned meanwhile; a fresh connection can still serve others.
+                if case .success(let connection) = result { connection.releaseUnused() }
+                return
+            }
+            switch result {
+            case .success(let connection):
+                attach(connection)
+            case .failure(let error):
+                record.lastConnectError = String(describing: error)
+                attemptFailed(.connectFailure)
+            }
+        }
+    }
+
+    private func attach(_ connection: HTTP1UpstreamConnection) {
+        connection.begin(delegate: self)
+        upstream = connection
+        var head = upstreamHead
+        head.headers.replaceOrAdd(name: "x-sidecar-attempt", value: String(attempt))
+        connection.sendRequestHead(head, hasBody: requestHasBody)
+        upstreamHeadSent = true
+        flushBody()
+    }
+
+    /// Sends what the current attempt has not sent yet, and applies backpressure to the downstream.
+    private func flushBody() {
+        if let upstream, upstreamHeadSent {
+            while bodyChunksSent < bodyChunks.count {
+                let chunk = bodyChunks[bodyChunksSent]
+                upstream.sendRequestBody(chunk)
+                bodyChunksSent += 1
+            }
+            if !bodyReplayable {
+                // Nothing will be replayed: release what has been sent.
+                bodyChunks.removeAll(keepingCapacity: true)
+                bodyChunksSent = 0
+                bodyBytesBuffered = 0
+            }
+            if requestComplete, !requestEndSent {
+                requestEndSent = true
+                upstream.sendRequestEnd(requestTrailers)
+            }
+        }
+        // Pause the downstream while bytes wait for a connection or for the upstream to drain.
+        let shouldPause: Bool
+        if requestComplete {
+            shouldPause = false
+        } else if let upstream {
+            shouldPause = !upstream.isWritable
+        } else {
+            shouldPause = unsentBytes > 0
+        }
+        if shouldPause != downstreamPaused {
+            downstreamPaused = shouldPause
+            downstream.setRequestReadingPaused(shouldPause)
+        }
+    }
+
+    private var unsentBytes: Int {
+        var total = 0
+        var index = bodyChunksSent
+        while index < bodyChunks.count {
+            total += bodyChunks[index].readableBytes
+            index += 1
+        }
+        return total
+    }
+
+    private func endAttempt() {
+        perTryTimer?.cancel()
+        perTryTimer = nil
+        if let endpoint = upstreamEndpoint {
+            endpoint.endpoint.activeRequests.wrappingDecrement(ordering: .relaxed)
+            upstreamEndpoint = nil
+        }
+    }
+
+    private func cancelUpstream() {
+        if let upstream {
+            upstream.delegate = nil
+            upstream.cancel()
+            self.upstream = nil
+        }
+        endAttempt()
+    }
+
+    /// An attempt ended without a usable response: retry it, or answer with the matching flag.
+    private func attemptFailed(_ outcome: AttemptOutcome) {
+        guard !finished, !responseStarted else { return }
+        let failedEndpoint = upstreamEndpoint?.endpoint
+        cancelUpstream()
+        if let reason = retryPolicy.retryReason(for: outcome), canRetry() {
+            scheduleRetry(reason: reason, avoid: failedEndpoint)
+            return
+        }
+        switch outcome {
+        case .connectFailure: respondLocally(.upstreamConnectFailure)
+        case .reset, .refusedStream: respondLocally(.upstreamReset)
+        case .perTryTimeout: respondLocally(.upstreamPerTryTimeout)
+        case .response: respondLocally(.upstreamReset)
+        }
+    }
+
+    private func canRetry() -> Bool {
+        guard attempt <= retryPolicy.maxRetries else { return false }
+        guard bodyReplayable else { return false }
+        return true
+    }
+
+    private func scheduleRetry(reason: String, avoid: Endpoint?) {
+        record.retries += 1
+        let delay = backoff.delay(forRetry: attempt, using: &worker.random)
+        if delay == .zero {
+            startAttempt(avoid: avoid)
+            return
+        }
+        backoffTimer = eventLoop.scheduleTask(in: delay) { [weak self] in
+            self?.backoffTimer = nil
+            self?.startAttempt(avoid: avoid)
+        }
+    }
+
+    private func requestTimedOut() {
+        guard !finished else { return }
+        record.flags.append(ProxyErrorFlag.upstreamTimeout.rawValue)
+        backoffTimer?.cancel()
+        cancelUpstream()
+        if responseStarted {
+            downstream.abort()
+            finish(status: record.status)
+        } else {
+            respondLocally(.upstreamTimeout)
+        }
+    }
+
+    // MARK: - Response from upstream
+
+    func upstreamResponseHead(_ head: HTTPResponseHead) {
+        guard !finished else { return }
+        let status = Int(head.status.code)
+        if canRetry() {
+            let grpcStatus = isGRPC ? head.headers.first(name: "grpc-status").flatMap { Int($0) } : nil
+            let outcome = AttemptOutcome.response(status: status, grpcStatus: grpcStatus)
+            if retryPolicy.retryReason(for: outcome) != nil {
+                attemptFailed(outcome)
+                return
+            }
+        }
+        responseStarted = true
+        backoffTimer?.cancel()
+        record.status = status
+        var head = head
+        HopByHopHeaders.strip(&head.headers)
+        downstream.sendResponseHead(head)
+        if !downstream.isWritable { upstream?.setResponseReadingPaused(true) }
+    }
+
+    func upstreamResponseBody(_ buffer: ByteBuffer) {
+        guard !finished else { return }
+        record.bytesSent += buffer.readableBytes
+        downstream.sendResponseBody(buffer)
+        if !downstream.isWritable { upstream?.setResponseReadingPaused(true) }
+    }
+
+    func upstreamResponseEnd(_ trailers: HTTPHeaders?) {
+        guard !finished else { return }
+        upstream = nil
+        endAttempt()
+        downstream.sendResponseEnd(trailers)
+        finish(status: record.status)
+    }
+
+    func upstreamFailed(_ failure: UpstreamFailure) {
+        guard !finished else { return }
+        upstream = nil
+        if responseStarted {
+            record.flags.append(failure == .protocolError ? ProxyErrorFlag.upstreamProtocolError.rawValue : ProxyErrorFlag.upstreamReset.rawValue)
+            endAttempt()
+            downstream.abort()
+            finish(status: record.status)
+            return
+        }
+        switch failure {
+        case .connectFailed:
+            attemptFailed(.connectFailure)
+        case .refusedStream:
+            attemptFailed(.refusedStream)
+        case .reset:
+            attemptFailed(.reset)
+        case .protocolError:
+            endAttempt()
+            respondLocally(.upstreamProtocolError)
+        }
+    }
+
+    func upstreamWritabilityChanged() {
+        flushBody()
+    }
+
+    // MARK: - Finishing
+
+    /// Answers the request from the sidecar itself with `flag` (CONTRACT section 4 and 4a).
+    func respondLocally(_ flag: ProxyErrorFlag) {
+        guard !finished else { return }
+        cancelUpstream()
+        backoffTimer?.cancel()
+        record.flags.append(flag.rawValue)
+        let response = LocalResponse(flag: flag, grpc: isGRPC, requestID: requestID)
+        record.status = Int(response.head.status.code)
+        record.bytesSent += response.body.readableBytes
+        responseStarted = true
+        downstream.sendResponseHead(response.head)
+        if response.body.readableBytes > 0 {
+            downstream.sendResponseBody(response.body)
+        }
+        downstream.sendResponseEnd(nil)
+        finish(status: record.status)
+    }
+
+    private func finish(status: Int) {
+        guard !finished else { return }
+        finished = true
+        requestTimer?.cancel()
+        backoffTimer?.cancel()
+        perTryTimer?.cancel()
+        bodyChunks.removeAll()
+        record.status = status
+        record.attempts = attempt
+        record.duration = NIODeadline.now() - startTime
+        worker.accessLog?.append(record)
+        worker.drain.requestFinished()
+        downstream.exchangeDidFinish(self)
+    }
+
+    /// Whether the whole request was read from the downstream (an HTTP/1.1 connection can only be
+    /// reused when it was).
+    var isRequestComplete: Bool { requestComplete }
+}

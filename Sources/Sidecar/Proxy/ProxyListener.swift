@@ -1,0 +1,75 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// Binds one listener (inbound or outbound) and sets up each accepted connection's pipeline on
+/// the event loop that accepted it, with that loop's `WorkerContext`.
+enum ProxyListener {
+    static func bind(
+        _ listener: ListenerContext,
+        address: SocketAddressSpec,
+        group: EventLoopGroup,
+        workers: [WorkerContextBox]
+    ) async throws -> Channel {
+        let socketAddress: SocketAddress
+        do {
+            socketAddress = try SocketAddress.makeAddressResolvingHost(address.host, port: address.port)
+        } catch {
+            throw StartupError("cannot resolve \(listener.direction.rawValue) listener \"\(listener.name)\" address \(address): \(error)")
+        }
+        let limits = listener.limits
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 4)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    guard let worker = workers.first(where: { $0.context.eventLoop === channel.eventLoop })?.context else {
+                        throw StartupError("no worker for event loop")
+                    }
+                    try configureHTTP1(channel: channel, worker: worker, listener: listener, limits: limits)
+                }
+            }
+        do {
+            return try await bootstrap.bind(to: socketAddress).get()
+        } catch {
+            throw StartupError("cannot bind \(listener.direction.rawValue) listener \"\(listener.name)\" on \(address): \(describe(error))")
+        }
+    }
+
+    /// The HTTP/1.1 server pipeline: decoder (bounded), encoder (the proxy frames responses
+    /// itself), pipelining assistance, and the proxy handler.
+    static func configureHTTP1(channel: Channel, worker: WorkerContext, listener: ListenerContext, limits: HTTPLimitsConfig, peerIdentity: String? = nil) throws {
+        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
+        decoderLimits.maxHeaderListSize = limits.maxHeaderBytes
+        decoderLimits.maxHeaderFieldSize = limits.maxHeaderBytes
+        decoderLimits.maxHeaderFieldCount = limits.maxHeaderCount
+        var encoderConfiguration = HTTPResponseEncoder.Configuration()
+        encoderConfiguration.automaticallySetFramingHeaders = false
+        let responseEncoder = HTTPResponseEncoder(configuration: encoderConfiguration)
+        let decoder = ByteToMessageHandler(
+            HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop, limitConfiguration: decoderLimits),
+            maximumBufferSize: limits.maxHeaderBytes + limits.maxUriBytes + 64 * 1024
+        )
+        let handler = HTTP1DownstreamHandler(worker: worker, listener: listener, connections: worker.connections)
+        handler.peerIdentity = peerIdentity
+        let sync = channel.pipeline.syncOperations
+        try sync.addHandler(responseEncoder)
+        try sync.addHandler(decoder)
+        try sync.addHandler(HTTPServerPipelineHandler())
+        try sync.addHandler(handler)
+    }
+
+    static func describe(_ error: Error) -> String {
+        if let io = error as? IOError {
+            switch io.errnoCode {
+            case 98: return "address already in use"
+            case 99: return "address not available"
+            case 13: return "permission denied"
+            default: return io.description
+            }
+        }
+        return String(describing: error)
+    }
+}

@@ -1,0 +1,67 @@
+import Logging
+import NIOCore
+import UnixSignals
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `sidecar run`: start the runtime, report bound addresses, and serve until SIGTERM/SIGINT or
+/// `POST /v1/drain` has drained it. SIGHUP reopens the access log (and, with TLS, reloads the
+/// identity). Returns the process exit code (CONTRACT section 1).
+public enum SidecarProcess {
+    public static func run(config: SidecarConfig, workers: Int, logger: Logger) async -> Int32 {
+        let runtime: SidecarRuntime
+        do {
+            runtime = try SidecarRuntime(config: config, workerCount: workers, logger: logger)
+        } catch {
+            printError("sidecar: \(error)")
+            return 2
+        }
+        do {
+            try await runtime.start()
+        } catch {
+            printError("sidecar: \(error)")
+            await runtime.shutdown()
+            return 2
+        }
+        for (name, address) in runtime.boundAddresses {
+            // One line per listener, so that scripts and tests can find ports bound as 0.
+            printError("sidecar: listening \(name) on \(Self.describe(address))")
+        }
+        logger.info("sidecar ready", metadata: ["service": "\(config.service)", "workers": "\(workers)"])
+
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint, .sighup)
+        let signalTask = Task {
+            for await signal in signals {
+                switch signal {
+                case .sighup:
+                    logger.info("SIGHUP: reopening logs")
+                    runtime.reopenLogs()
+                default:
+                    logger.info("signal received, draining", metadata: ["signal": "\(signal)"])
+                    runtime.drain()
+                }
+            }
+        }
+        await runtime.waitUntilStopped()
+        signalTask.cancel()
+        await runtime.shutdown()
+        logger.info("sidecar stopped")
+        return 0
+    }
+
+    static func describe(_ address: SocketAddress) -> String {
+        guard let ip = address.ipAddress, let port = address.port else { return "\(address)" }
+        if case .v6 = address { return "[\(ip)]:\(port)" }
+        return "\(ip):\(port)"
+    }
+
+    static func printError(_ line: String) {
+        var text = line
+        text.append("\n")
+        text.utf8.withContiguousStorageIfAvailable { bytes in
+            _ = write(STDERR_FILENO, bytes.baseAddress, bytes.count)
+        }
+    }
+}

@@ -1,0 +1,50 @@
+import Atomics
+import NIOCore
+
+/// One upstream address of a cluster, shared by every event loop.
+///
+/// The address is immutable; the weight (changed by a push) and the statistics that balancers, outlier detection
+/// and the admin API read are atomics, so the data path updates them without a lock. An endpoint
+/// that stays across an endpoint push is the same object, so it keeps its statistics and state.
+public final class Endpoint: Sendable {
+    public let address: SocketAddressSpec
+    /// Relative share of traffic, 1 or more; a push may change it.
+    let weightValue: ManagedAtomic<Int>
+    public var weight: Int { weightValue.load(ordering: .relaxed) }
+    /// Resolved once when the endpoint is created (IP literals) or at first connect.
+    let socketAddress: SocketAddress?
+    /// Process-unique id, stable for the endpoint's life.
+    let id: Int
+
+    /// Requests in flight to this endpoint across all event loops.
+    let activeRequests = ManagedAtomic<Int>(0)
+    /// Total attempts sent to this endpoint (for tests and the admin API).
+    let totalRequests = ManagedAtomic<Int>(0)
+    /// Set while the endpoint is no longer in its cluster's list: it takes no new requests.
+    let removed = ManagedAtomic<Bool>(false)
+
+    private static let nextID = ManagedAtomic<Int>(1)
+
+    init(address: SocketAddressSpec, weight: Int) {
+        self.address = address
+        self.weightValue = ManagedAtomic(max(1, weight))
+        self.socketAddress = try? SocketAddress(ipAddress: address.host, port: address.port)
+        self.id = Endpoint.nextID.loadThenWrappingIncrement(ordering: .relaxed)
+    }
+
+    /// The address to connect to, resolving a host name when the endpoint was not an IP literal.
+    func resolvedAddress() throws -> SocketAddress {
+        if let socketAddress { return socketAddress }
+        return try SocketAddress.makeAddressResolvingHost(address.host, port: address.port)
+    }
+
+    /// Whether a balancer may pick this endpoint now.
+    var isAvailable: Bool {
+        !removed.load(ordering: .relaxed)
+    }
+
+    /// The state shown by the admin API.
+    var stateName: String {
+        removed.load(ordering: .relaxed) ? "draining" : "healthy"
+    }
+}

@@ -1,0 +1,101 @@
+import NIOCore
+
+/// One event loop's view of a cluster: the endpoint list it balances over, the balancer's state
+/// and the pooled connections. Only touched on its event loop, so the data path takes no lock.
+final class LoopCluster {
+    let cluster: Cluster
+    let eventLoop: EventLoop
+    private(set) var endpoints: [LoopEndpoint] = []
+    /// Endpoints removed by a push that still have requests or connections on this loop.
+    private var draining: [LoopEndpoint] = []
+    private(set) var version = 0
+    private var balancer = SmoothWeightedRoundRobin()
+    private let connector: UpstreamConnector
+    private let idleTimeout: TimeAmount
+    private var sweepTask: RepeatedTask?
+
+    init(cluster: Cluster, eventLoop: EventLoop, secureChannel: UpstreamConnector.SecureChannel?) {
+        self.cluster = cluster
+        self.eventLoop = eventLoop
+        self.idleTimeout = cluster.config.timeouts.idle
+        self.connector = UpstreamConnector(
+            eventLoop: eventLoop,
+            connectTimeout: cluster.config.timeouts.connect,
+            secureChannel: secureChannel
+        )
+        install(cluster.endpointSet)
+        if idleTimeout > .zero {
+            let period = max(TimeAmount.milliseconds(250), TimeAmount.nanoseconds(idleTimeout.nanoseconds / 4))
+            sweepTask = eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { [weak self] _ in
+                self?.sweepIdle()
+            }
+        }
+    }
+
+    /// Makes `set` this loop's endpoint list. Endpoints that stay keep their `LoopEndpoint` (and so
+    /// their pooled connections and balancer state); removed ones drain.
+    func install(_ set: EndpointSet) {
+        eventLoop.assertInEventLoop()
+        guard set.version >= version || endpoints.isEmpty else { return }
+        var byID: [Int: LoopEndpoint] = [:]
+        for loopEndpoint in endpoints { byID[loopEndpoint.endpoint.id] = loopEndpoint }
+        var next: [LoopEndpoint] = []
+        next.reserveCapacity(set.endpoints.count)
+        for endpoint in set.endpoints {
+            if let kept = byID.removeValue(forKey: endpoint.id) {
+                next.append(kept)
+            } else {
+                next.append(LoopEndpoint(endpoint: endpoint))
+            }
+        }
+        for removed in byID.values {
+            removed.isMember = false
+            removed.closeIdleConnections(olderThan: nil, now: .now())
+            if removed.openConnections > 0 { draining.append(removed) }
+        }
+        endpoints = next
+        version = set.version
+    }
+
+    /// Picks the endpoint for an attempt, avoiding `avoid` when another is available.
+    func pickEndpoint(avoid: Endpoint?) -> LoopEndpoint? {
+        balancer.pick(endpoints, avoid: avoid)
+    }
+
+    /// An idle pooled connection to `loopEndpoint`, or a new one.
+    func connection(to loopEndpoint: LoopEndpoint) -> EventLoopFuture<HTTP1UpstreamConnection> {
+        if let pooled = loopEndpoint.takeIdleConnection(now: .now(), idleTimeout: idleTimeout) {
+            return eventLoop.makeSucceededFuture(pooled)
+        }
+        loopEndpoint.openConnections += 1
+        return connector.connect(loopEndpoint) { [weak self, unowned loopEndpoint] closed in
+            loopEndpoint.openConnections -= 1
+            if let index = loopEndpoint.idleConnections.firstIndex(where: { $0 === closed }) {
+                loopEndpoint.idleConnections.remove(at: index)
+            }
+            if !loopEndpoint.isMember, loopEndpoint.openConnections == 0 {
+                self?.draining.removeAll { $0 === loopEndpoint }
+            }
+        }
+    }
+
+    /// A pooled connection when one is idle right now, without connecting.
+    func idleConnection(to loopEndpoint: LoopEndpoint) -> HTTP1UpstreamConnection? {
+        loopEndpoint.takeIdleConnection(now: .now(), idleTimeout: idleTimeout)
+    }
+
+    private func sweepIdle() {
+        let now = NIODeadline.now()
+        for loopEndpoint in endpoints {
+            loopEndpoint.closeIdleConnections(olderThan: idleTimeout, now: now)
+        }
+    }
+
+    /// Closes every idle pooled connection (drain and shutdown).
+    func closeAllIdle() {
+        sweepTask?.cancel()
+        for loopEndpoint in endpoints + draining {
+            loopEndpoint.closeIdleConnections(olderThan: nil, now: .now())
+        }
+    }
+}
