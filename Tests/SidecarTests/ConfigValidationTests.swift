@@ -104,6 +104,7 @@ final class ConfigValidationTests: XCTestCase {
                 "inbound[1]: expected a mapping with keys name, listen, tls, forwardTo, protocol, allow, timeouts",
                 "outbound: expected a list of mappings",
                 "clusters[0].endpoints[0].address: expected an address like \"127.0.0.1:8080\"",
+                "clusters[0].endpoints[0].weight: expected an integer",
                 "clusters[0].loadBalancing.policy: expected one of: round_robin, least_request, peak_ewma, ring_hash, maglev, random",
                 "clusters[0].loadBalancing.hashOn: expected a mapping with keys header",
                 "clusters[0].retries.maxRetries: expected an integer",
@@ -115,24 +116,29 @@ final class ConfigValidationTests: XCTestCase {
                 "accessLog.path: expected stdout, off or a file path (for stderr use /dev/stderr)",
                 "accessLog.format: expected one of: json",
                 "limits.maxHeaderCount: expected an integer",
+                // Cross-checks still run on what could be read.
+                "identity: required because clusters[0].tls.mode is mutual (the default)",
             ])
     }
 
     func testRangesAndBounds() {
-        let yaml = withCluster("""
-            endpoints: [{ address: "127.0.0.1:0", weight: 0 }, { address: "127.0.0.1:2", weight: 1001 }]
-            timeouts: { connect: 0s }
-            retries:
-              maxRetries: 11
-              retriableStatusCodes: [503, 99, 600]
-              backoff: { base: 0s, max: 0s }
-              budget: { ratio: -0.5, minRetriesPerSecond: -1 }
-              maxBufferedBody: 1GiB
-            circuitBreaker: { maxConnections: 0, maxPendingRequests: -1 }
-            outlierDetection: { consecutive5xx: 0, interval: 0s, maxEjectionPercent: 101 }
-            healthCheck: { path: healthz, interval: 0s, healthyThreshold: 0 }
-            """).replacingOccurrences(of: "      - { address: 127.0.0.1:9001 }\n", with: "") + """
-
+        let yaml = """
+            service: orders
+            outbound: [{ listen: 127.0.0.1:15001, routes: [{ cluster: payments }] }]
+            clusters:
+              - name: payments
+                tls: { mode: disabled }
+                endpoints: [{ address: "127.0.0.1:0", weight: 0 }, { address: "127.0.0.1:2", weight: 1001 }]
+                timeouts: { connect: 0s }
+                retries:
+                  maxRetries: 11
+                  retriableStatusCodes: [503, 99, 600]
+                  backoff: { base: 0s, max: 0s }
+                  budget: { ratio: -0.5, minRetriesPerSecond: -1 }
+                  maxBufferedBody: 1GiB
+                circuitBreaker: { maxConnections: 0, maxPendingRequests: -1 }
+                outlierDetection: { consecutive5xx: 0, interval: 0s, maxEjectionPercent: 101 }
+                healthCheck: { path: healthz, interval: 0s, healthyThreshold: 0 }
             tracing: { sampleRate: 1.5, otlp: { batchSize: 0, maxQueue: 0, flushInterval: 0s } }
             limits: { maxHeaderBytes: 512B, maxHeaderCount: 0, maxUriBytes: 1 }
             drainTimeout: 0s
@@ -366,5 +372,17 @@ final class ConfigValidationTests: XCTestCase {
             _ = problems(junk)
         }
         XCTAssertFalse(problems("- 1\n- 2").isEmpty)
+    }
+
+    func testMergeKeyBombIsBounded() {
+        var yaml = "service: s\noutbound: [{ listen: 127.0.0.1:1 }]\nclusters:\n  - name: a0\n    tls: &m0 {}\n"
+        for level in 1...20 {
+            let previous = Array(repeating: "*m\(level - 1)", count: 9).joined(separator: ", ")
+            yaml += "  - name: a\(level)\n    tls: &m\(level) { <<: [\(previous)] }\n"
+        }
+        let found = problems(yaml)
+        XCTAssertTrue(found.contains("clusters[20].tls: merge keys (<<) nest too deeply"), "\(found)")
+        XCTAssertEqual(problems("service: s\noutbound: [{ listen: 127.0.0.1:1, <<: 5 }]"),
+                       ["outbound[0]: a merge key (<<) must refer to a mapping or a list of mappings"])
     }
 }

@@ -14,8 +14,8 @@ final class ConfigNodeReader {
     /// Key paths that were present (non-null) in the file.
     private(set) var presentPaths: Set<String> = []
 
-    /// Upper bound on the pairs gathered through `<<` merge keys in one mapping (alias bombs).
-    private let maxMergedPairs = 10_000
+    /// Upper bound on the mappings visited through `<<` merge keys for one mapping (alias bombs).
+    private let maxMergeVisits = 1_000
 
     func fail(_ path: String, _ message: String) {
         problems.append(ConfigProblem(path: path, message: message))
@@ -45,7 +45,8 @@ final class ConfigNodeReader {
             return nil
         }
         var pairs: [(key: String, value: Node)] = []
-        guard flatten(mapping, at: path, into: &pairs, depth: 0) else { return nil }
+        var visits = 0
+        guard flatten(mapping, at: path, into: &pairs, visits: &visits) else { return nil }
         var result: [String: Node] = [:]
         for (key, value) in pairs where result[key] == nil {
             let keyPath = Self.join(path, key)
@@ -62,7 +63,7 @@ final class ConfigNodeReader {
 
     /// Explicit keys first, then merged ones, so that the first occurrence of a key wins.
     private func flatten(_ mapping: Node.Mapping, at path: String, into pairs: inout [(key: String, value: Node)],
-                         depth: Int) -> Bool {
+                         visits: inout Int) -> Bool {
         var merges: [Node] = []
         for (keyNode, value) in mapping {
             guard case .scalar(let key) = keyNode else {
@@ -80,14 +81,21 @@ final class ConfigNodeReader {
             switch merge {
             case .mapping: sources = [merge]
             case .sequence(let sequence): sources = Array(sequence)
-            default: sources = []
+            default:
+                fail(path, "a merge key (<<) must refer to a mapping or a list of mappings")
+                return false
             }
             for source in sources {
-                guard depth < 16, pairs.count < maxMergedPairs, case .mapping(let inner) = source else {
+                guard case .mapping(let inner) = source else {
                     fail(path, "a merge key (<<) must refer to a mapping or a list of mappings")
                     return false
                 }
-                guard flatten(inner, at: path, into: &pairs, depth: depth + 1) else { return false }
+                visits += 1
+                guard visits <= maxMergeVisits else {
+                    fail(path, "merge keys (<<) nest too deeply")
+                    return false
+                }
+                guard flatten(inner, at: path, into: &pairs, visits: &visits) else { return false }
             }
         }
         return true
