@@ -131,10 +131,10 @@ struct Version: ParsableCommand {
 // Exit codes per the contract: usage errors are 1 (ArgumentParser's default would be 64).
 do {
     var command = try SidecarCommand.parseAsRoot()
-    if var asyncCommand = command as? AsyncParsableCommand {
-        try await asyncCommand.run()
-    } else {
-        try command.run()
+    switch command {
+    case let run as Run: try await run.run()
+    case let demo as Demo: try await demo.run()
+    default: try command.run()
     }
 } catch let exit as ExitCode {
     Foundation.exit(exit.rawValue)

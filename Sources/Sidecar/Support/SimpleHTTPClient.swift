@@ -98,7 +98,8 @@ final class SimpleHTTPClient: @unchecked Sendable {
 }
 
 /// Gathers one response at a time for `SimpleHTTPClient`.
-final class ResponseCollector: ChannelInboundHandler {
+/// Loop-bound: created, used and released on its connection's event loop only.
+final class ResponseCollector: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = HTTPClientResponsePart
 
     private var promise: EventLoopPromise<SimpleHTTPClient.Response>?

@@ -23,7 +23,8 @@ final class LoopCluster {
             connectTimeout: cluster.config.timeouts.connect,
             secureChannel: secureChannel
         )
-        install(cluster.endpointSet)
+        // Built before the loop serves any connection: the first list needs no hop.
+        apply(cluster.endpointSet)
         if idleTimeout > .zero {
             let period = max(TimeAmount.milliseconds(250), TimeAmount.nanoseconds(idleTimeout.nanoseconds / 4))
             sweepTask = eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { [weak self] _ in
@@ -36,6 +37,10 @@ final class LoopCluster {
     /// their pooled connections and balancer state); removed ones drain.
     func install(_ set: EndpointSet) {
         eventLoop.assertInEventLoop()
+        apply(set)
+    }
+
+    private func apply(_ set: EndpointSet) {
         guard set.version >= version || endpoints.isEmpty else { return }
         var byID: [Int: LoopEndpoint] = [:]
         for loopEndpoint in endpoints { byID[loopEndpoint.endpoint.id] = loopEndpoint }

@@ -1,0 +1,50 @@
+# sidecar: build, test, demo and benchmark entry points.
+# Quick start on a fresh Debian machine with Swift: `make demo`, then `make test`.
+# Every target installs what it needs (Debian packages, a Python venv for interop tests).
+
+SWIFT      ?= swift
+PYTHON     ?= python3
+VENV       := .venv
+APT_PACKAGES := libssl-dev libnghttp2-dev pkg-config curl nghttp2-client openssl
+SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+SIDECAR_BIN := .build/debug/sidecar
+
+.PHONY: all deps venv build release test unit-test integration-test demo certs clean
+
+all: build
+
+# Installs the Debian packages that are missing (apt-get update first: a fresh machine's lists may be empty).
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(VENV)/.installed: Tests/integration/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r Tests/integration/requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+build: deps
+	$(SWIFT) build --build-tests
+
+release: deps
+	$(SWIFT) build -c release --product sidecar
+
+unit-test: build
+	$(SWIFT) test --skip-build
+
+integration-test: build venv
+	SIDECAR_BIN=$(SIDECAR_BIN) $(VENV)/bin/pytest -q -ra Tests/integration
+
+test: unit-test integration-test
+
+demo: deps
+	$(SWIFT) build --product sidecar
+	$(SIDECAR_BIN) demo
+
+clean:
+	rm -rf .build $(VENV)
