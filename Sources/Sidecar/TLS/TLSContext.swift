@@ -125,9 +125,16 @@ public final class TLSContext: @unchecked Sendable {
             minimumVersion: minimumVersion, presentCertificate: false)
     }
 
+    /// A client capped at `maximumVersion` (tests: a TLS 1.2-only peer).
+    static func client(identity: TLSIdentity, minimumVersion: TLSVersion, maximumVersion: TLSVersion) throws -> TLSContext {
+        try TLSContext(
+            role: .client, identity: identity, requireClientCertificate: false, alpn: [],
+            minimumVersion: minimumVersion, presentCertificate: true, maximumVersion: maximumVersion)
+    }
+
     private init(
         role: Role, identity: TLSIdentity, requireClientCertificate: Bool, alpn: [String],
-        minimumVersion: TLSVersion, presentCertificate: Bool
+        minimumVersion: TLSVersion, presentCertificate: Bool, maximumVersion: TLSVersion? = nil
     ) throws {
         for name in alpn where name.utf8.isEmpty || name.utf8.count > 255 {
             throw TLSError(kind: .configuration, message: "ALPN protocol name \"\(name)\" must be 1...255 bytes")
@@ -146,6 +153,11 @@ public final class TLSContext: @unchecked Sendable {
         self.alpnWire = alpn.map { Array($0.utf8) }
         self.sessionCache = role == .client ? TLSSessionCache() : nil
         try configure()
+        if let maximumVersion {
+            guard sidecar_SSL_CTX_set_max_proto_version(ctx, maximumVersion.openSSLValue) == 1 else {
+                throw fail("cannot set maximum TLS version \(maximumVersion.rawValue)")
+            }
+        }
     }
 
     deinit {
