@@ -274,8 +274,8 @@ final class TLSHandshakeTests: XCTestCase {
         for future in promises { XCTAssertNoThrow(try future.wait()) }
         XCTAssertEqual(pair.serverRecorder.received.readableBytes, up.count)
         XCTAssertEqual(pair.clientRecorder.received.readableBytes, down.count)
-        XCTAssertTrue(pair.serverRecorder.received.readableBytesView.elementsEqual(up))
-        XCTAssertTrue(pair.clientRecorder.received.readableBytesView.elementsEqual(down))
+        XCTAssertTrue(tlsSameBytes(pair.serverRecorder.received, up))
+        XCTAssertTrue(tlsSameBytes(pair.clientRecorder.received, down))
         XCTAssertTrue(pair.clientRecorder.errors.isEmpty && pair.serverRecorder.errors.isEmpty)
     }
 
@@ -333,6 +333,18 @@ final class TLSHandshakeTests: XCTestCase {
         XCTAssertTrue(error.description.contains("http request"), error.description)
         XCTAssertFalse(server.isActive)
         _ = try? server.finish()
+    }
+
+    func testClientStartsHandshakeWhenAddedToActiveChannel() throws {
+        let client = EmbeddedChannel()
+        try client.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        try client.pipeline.syncOperations.addHandler(
+            OpenSSLHandler(context: TLSContext.client(identity: clientIdentity), serverName: "server"))
+        let hello = try XCTUnwrap(try client.readOutbound(as: ByteBuffer.self))
+        XCTAssertEqual(OpenSSLHandler.isTLSClientHello(hello), true)
+        // SNI is in the ClientHello.
+        XCTAssertNotNil(String(buffer: hello).range(of: "server"))
+        _ = try? client.finish()
     }
 
     func testClosedDuringHandshake() throws {

@@ -132,13 +132,25 @@ final class TLSTestMesh {
     func spiffeID(_ name: String) -> String { "spiffe://\(trustDomain)/ns/default/sa/\(name)" }
 }
 
-/// Deterministic test payload.
+/// Deterministic test payload: a pseudo-random block of prime length, repeated (cheap in debug builds).
 func tlsTestPattern(count: Int, seed: UInt8) -> [UInt8] {
-    var bytes = [UInt8](repeating: 0, count: count)
+    var block = [UInt8](repeating: 0, count: 4093)
     var x = UInt32(seed) &+ 1
-    for i in 0..<count {
+    for i in 0..<block.count {
         x = x &* 1_103_515_245 &+ 12345
-        bytes[i] = UInt8(truncatingIfNeeded: x >> 16)
+        block[i] = UInt8(truncatingIfNeeded: x >> 16)
     }
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(count + block.count)
+    while bytes.count < count { bytes.append(contentsOf: block) }
+    bytes.removeLast(bytes.count - count)
     return bytes
+}
+
+/// Byte-exact comparison without a per-element loop.
+func tlsSameBytes(_ buffer: ByteBuffer, _ bytes: [UInt8]) -> Bool {
+    guard buffer.readableBytes == bytes.count else { return false }
+    return buffer.withUnsafeReadableBytes { a in
+        bytes.withUnsafeBytes { b in memcmp(a.baseAddress!, b.baseAddress!, b.count) == 0 }
+    }
 }

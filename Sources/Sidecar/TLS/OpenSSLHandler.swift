@@ -47,6 +47,9 @@ public final class OpenSSLHandler: ChannelDuplexHandler {
     private var sentCloseNotify = false
     private var receivedCloseNotify = false
     private var inputClosedFired = false
+    /// close_notify seen during a read; acted upon in channelReadComplete, after the plaintext of
+    /// that read (and the application's reaction to it) went through.
+    private var closeNotifyPending = false
     private var outputClosed = false
     /// close(mode: .output) asked for during the handshake, performed after it.
     private var deferredOutputClose: (promise: EventLoopPromise<Void>?, requested: Bool) = (nil, false)
@@ -160,10 +163,14 @@ public final class OpenSSLHandler: ChannelDuplexHandler {
         writeCiphertext(context: context, flush: true)
         // The application asked for data but this read carried only handshake/control records:
         // ask the channel for more on its behalf.
-        if applicationWantsRead && (state == .active || state == .handshaking) && !inputClosedFired {
+        if applicationWantsRead && (state == .active || state == .handshaking) && !receivedCloseNotify {
             context.read()
         }
         context.fireChannelReadComplete()
+        if closeNotifyPending {
+            closeNotifyPending = false
+            peerSentCloseNotify(context: context)
+        }
     }
 
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -312,7 +319,7 @@ public final class OpenSSLHandler: ChannelDuplexHandler {
                 return
             case SSL_ERROR_ZERO_RETURN:
                 receivedCloseNotify = true
-                peerSentCloseNotify(context: context)
+                closeNotifyPending = true
                 return
             default:
                 fail(context: context, error: connection.error(kind: .protocolError, operation: "read", sslError: sslError))
@@ -322,6 +329,7 @@ public final class OpenSSLHandler: ChannelDuplexHandler {
     }
 
     private func peerSentCloseNotify(context: ChannelHandlerContext) {
+        guard state == .active else { return }
         let allowHalfClosure = (try? context.channel.syncOptions?.getOption(.allowRemoteHalfClosure)) ?? false
         if allowHalfClosure && !outputClosed {
             if !inputClosedFired {
