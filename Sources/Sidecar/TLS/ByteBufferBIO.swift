@@ -1,0 +1,176 @@
+import COpenSSL
+import NIOCore
+
+// The C entry points of the BIO method. They are plain global functions (no captured context),
+// so they convert to C function pointers; the Swift object travels through BIO_get_data.
+
+private func byteBufferBIOWrite(_ bio: OpaquePointer?, _ data: UnsafePointer<CChar>?, _ length: Int32) -> Int32 {
+    guard let bio, let data, let owner = ByteBufferBIO.owner(of: bio) else { return -1 }
+    sidecar_BIO_clear_retry_flags(bio)
+    guard length > 0 else { return 0 }
+    owner.appendOutbound(UnsafeRawBufferPointer(start: data, count: Int(length)))
+    return length
+}
+
+private func byteBufferBIORead(_ bio: OpaquePointer?, _ data: UnsafeMutablePointer<CChar>?, _ length: Int32) -> Int32 {
+    guard let bio, let data, let owner = ByteBufferBIO.owner(of: bio) else { return -1 }
+    sidecar_BIO_clear_retry_flags(bio)
+    guard length > 0 else { return 0 }
+    let copied = owner.copyInbound(into: UnsafeMutableRawBufferPointer(start: data, count: Int(length)))
+    if copied == 0 {
+        // No ciphertext yet: tell OpenSSL to come back later (SSL_ERROR_WANT_READ), never EOF.
+        sidecar_BIO_set_retry_read(bio)
+        return -1
+    }
+    return Int32(copied)
+}
+
+private func byteBufferBIOPuts(_ bio: OpaquePointer?, _ string: UnsafePointer<CChar>?) -> Int32 {
+    guard let string else { return -1 }
+    return byteBufferBIOWrite(bio, string, Int32(strlen(string)))
+}
+
+private func byteBufferBIOCtrl(_ bio: OpaquePointer?, _ command: Int32, _ larg: Int, _ parg: UnsafeMutableRawPointer?) -> Int {
+    guard let bio else { return 0 }
+    switch command {
+    case BIO_CTRL_FLUSH:
+        return 1
+    case BIO_CTRL_PENDING:
+        return ByteBufferBIO.owner(of: bio)?.inboundReadableBytes ?? 0
+    case BIO_CTRL_WPENDING:
+        return ByteBufferBIO.owner(of: bio)?.outboundReadableBytes ?? 0
+    case BIO_CTRL_GET_CLOSE:
+        return Int(BIO_get_shutdown(bio))
+    case BIO_CTRL_SET_CLOSE:
+        BIO_set_shutdown(bio, Int32(larg))
+        return 1
+    default:
+        return 0
+    }
+}
+
+private func byteBufferBIOCreate(_ bio: OpaquePointer?) -> Int32 {
+    guard let bio else { return 0 }
+    BIO_set_init(bio, 1)
+    return 1
+}
+
+private func byteBufferBIODestroy(_ bio: OpaquePointer?) -> Int32 {
+    // The data pointer is unretained (see ByteBufferBIO): nothing to release here.
+    1
+}
+
+/// A `BIO` whose two directions are NIO `ByteBuffer`s, so ciphertext goes straight from the
+/// channel's read buffer into OpenSSL and straight out of OpenSSL into a buffer the channel writes:
+/// no intermediate `BIO_s_mem` (which would cost one extra copy each way).
+///
+/// Ownership and lifetimes:
+/// - `BIO_METHOD`: one per process (`method`), built on first use and intentionally never freed.
+/// - `BIO`: created by `init` with one reference, owned by this object and dropped in `deinit`.
+///   `retainedBIO()` adds a second reference for `SSL_set_bio`, which the `SSL` releases in `SSL_free`.
+/// - The BIO's data pointer is this object, **unretained** (no cycle). It is set in `init` and
+///   cleared in `deinit` before the BIO reference is dropped, and the callbacks treat a nil data
+///   pointer as an error; OpenSSL only calls the BIO from `SSL_*` calls made by `TLSConnection`, which
+///   holds this object strongly for as long as its `SSL` exists.
+/// - `inbound`: the ciphertext received from the network and not yet consumed; usually the very
+///   buffer NIO read into (held only until OpenSSL has consumed it, then dropped).
+/// - `outbound`: ciphertext OpenSSL produced since the last `takeOutbound()`. Many records are
+///   coalesced into one buffer; the buffer handed to the channel shares storage with ours until
+///   written, and we start a fresh storage rather than copy when it is still shared.
+final class ByteBufferBIO {
+    nonisolated(unsafe) private static let method: OpaquePointer = {
+        let type = BIO_get_new_index() | BIO_TYPE_SOURCE_SINK
+        guard let method = BIO_meth_new(type, "sidecar ByteBuffer BIO") else {
+            fatalError("BIO_meth_new failed")
+        }
+        BIO_meth_set_write(method, byteBufferBIOWrite)
+        BIO_meth_set_read(method, byteBufferBIORead)
+        BIO_meth_set_puts(method, byteBufferBIOPuts)
+        BIO_meth_set_ctrl(method, byteBufferBIOCtrl)
+        BIO_meth_set_create(method, byteBufferBIOCreate)
+        BIO_meth_set_destroy(method, byteBufferBIODestroy)
+        return method
+    }()
+
+    /// Largest outbound storage kept across flushes; a bigger one (after a bulk write) is dropped.
+    private static let maximumRetainedOutboundCapacity = 256 * 1024
+
+    private let bio: OpaquePointer
+    private let allocator: ByteBufferAllocator
+    private var inbound: ByteBuffer?
+    private var outbound: ByteBuffer
+
+    init(allocator: ByteBufferAllocator) {
+        guard let bio = BIO_new(Self.method) else { fatalError("BIO_new failed") }
+        self.bio = bio
+        self.allocator = allocator
+        self.outbound = allocator.buffer(capacity: 16 * 1024 + 512)
+        BIO_set_data(bio, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    deinit {
+        BIO_set_data(bio, nil)
+        BIO_free(bio)
+    }
+
+    static func owner(of bio: OpaquePointer) -> ByteBufferBIO? {
+        guard let data = BIO_get_data(bio) else { return nil }
+        return Unmanaged<ByteBufferBIO>.fromOpaque(data).takeUnretainedValue()
+    }
+
+    /// The BIO with one extra reference, to hand to `SSL_set_bio` (which takes ownership of it).
+    func retainedBIO() -> OpaquePointer {
+        BIO_up_ref(bio)
+        return bio
+    }
+
+    // MARK: network side
+
+    /// Queues ciphertext read from the network. Normally `inbound` is empty and the buffer is kept
+    /// as is (no copy); only when OpenSSL left bytes unconsumed are the new bytes appended.
+    func receiveFromNetwork(_ buffer: ByteBuffer) {
+        if inbound == nil || inbound!.readableBytes == 0 {
+            inbound = buffer
+        } else {
+            var buffer = buffer
+            inbound!.writeBuffer(&buffer)
+        }
+    }
+
+    /// Ciphertext produced since the last call, or nil when there is none.
+    func takeOutbound() -> ByteBuffer? {
+        guard outbound.readableBytes > 0 else { return nil }
+        let result = outbound
+        outbound.moveReaderIndex(to: outbound.writerIndex)
+        return result
+    }
+
+    var inboundReadableBytes: Int { inbound?.readableBytes ?? 0 }
+    var outboundReadableBytes: Int { outbound.readableBytes }
+
+    // MARK: OpenSSL side (called from the C thunks above)
+
+    fileprivate func appendOutbound(_ bytes: UnsafeRawBufferPointer) {
+        if outbound.readableBytes == 0 && outbound.readerIndex > 0 {
+            if outbound.capacity > Self.maximumRetainedOutboundCapacity {
+                outbound = allocator.buffer(capacity: max(bytes.count, 16 * 1024 + 512))
+            } else {
+                // Reuses the storage when the channel has released it, else allocates (no copy).
+                outbound.clear()
+            }
+        }
+        outbound.writeBytes(bytes)
+    }
+
+    fileprivate func copyInbound(into target: UnsafeMutableRawBufferPointer) -> Int {
+        guard var buffer = inbound, buffer.readableBytes > 0 else { return 0 }
+        let count = min(target.count, buffer.readableBytes)
+        buffer.withUnsafeReadableBytes { source in
+            target.copyMemory(from: UnsafeRawBufferPointer(rebasing: source.prefix(count)))
+        }
+        buffer.moveReaderIndex(forwardBy: count)
+        // Drop the network buffer as soon as it is consumed so NIO can reuse it.
+        inbound = buffer.readableBytes > 0 ? buffer : nil
+        return count
+    }
+}
