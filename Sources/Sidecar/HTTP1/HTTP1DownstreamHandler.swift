@@ -93,10 +93,12 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
         }
         if worker.drain.isDraining, requestsServed > 0 {
             keepAlive = false
-            discardingRequest = framing != .none
-            let exchange = ProxyExchange(head: head, requestHasBody: false, downstream: self, worker: worker, listener: listener, peerIdentity: peerIdentity)
-            self.exchange = exchange
-            exchange.respondLocally(.draining)
+            answerLocally(head: head, framing: framing, flag: .draining)
+            return
+        }
+        if !listener.allow.isEmpty, !(peerIdentity.map { listener.allow.contains($0) } ?? false) {
+            worker.stats.authorizationDenied(listener: listener.name)
+            answerLocally(head: head, framing: framing, flag: .forbidden)
             return
         }
         requestsServed += 1
@@ -113,6 +115,15 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
         )
         self.exchange = exchange
         exchange.start()
+    }
+
+    /// Answers this request from the sidecar without proxying it. When a body follows, the
+    /// connection closes after the answer rather than reading the body.
+    private func answerLocally(head: HTTPRequestHead, framing: HTTP1RequestValidator.BodyFraming, flag: ProxyErrorFlag) {
+        discardingRequest = framing != .none
+        let exchange = ProxyExchange(head: head, requestHasBody: framing != .none, downstream: self, worker: worker, listener: listener, peerIdentity: peerIdentity)
+        self.exchange = exchange
+        exchange.respondLocally(flag)
     }
 
     private func respondToMalformedRequest(head: HTTPRequestHead?) {

@@ -13,28 +13,28 @@ final class ListenerContext: Sendable {
     let name: String
     let direction: TrafficDirection
     let target: Target
+    /// Inbound TLS mode; outbound listeners are plaintext (`disabled`).
+    let tls: InboundTLSMode
     let timeouts: ListenerTimeouts
     let limits: HTTPLimitsConfig
     /// SPIFFE IDs allowed to call (inbound, mutual TLS); empty allows any verified identity.
     let allow: Set<String>
-    /// This sidecar's own SPIFFE ID (the `By=` of `x-forwarded-client-cert`), when it has one.
-    let ownIdentity: String?
 
     init(
         name: String,
         direction: TrafficDirection,
         target: Target,
+        tls: InboundTLSMode = .disabled,
         timeouts: ListenerTimeouts,
         limits: HTTPLimitsConfig,
-        allow: [String] = [],
-        ownIdentity: String? = nil
+        allow: [String] = []
     ) {
+        self.tls = tls
         self.name = name
         self.direction = direction
         self.target = target
         self.timeouts = timeouts
         self.limits = limits
         self.allow = Set(allow)
-        self.ownIdentity = ownIdentity
     }
 }

@@ -81,7 +81,7 @@ final class ProxyExchange: UpstreamStreamDelegate {
         }
         if listener.direction == .inbound {
             head.headers.remove(name: "x-forwarded-client-cert")
-            if let peerIdentity, let own = listener.ownIdentity {
+            if let peerIdentity, let own = worker.identity?.spiffeID {
                 head.headers.add(name: "x-forwarded-client-cert", value: "By=\(own);URI=\(peerIdentity)")
             }
         }

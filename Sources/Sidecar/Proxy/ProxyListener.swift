@@ -17,7 +17,6 @@ enum ProxyListener {
         } catch {
             throw StartupError("cannot resolve \(listener.direction.rawValue) listener \"\(listener.name)\" address \(address): \(error)")
         }
-        let limits = listener.limits
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -28,7 +27,7 @@ enum ProxyListener {
                     guard let worker = workers.first(where: { $0.context.eventLoop === channel.eventLoop })?.context else {
                         throw StartupError("no worker for event loop")
                     }
-                    try configureHTTP1(channel: channel, worker: worker, listener: listener, limits: limits)
+                    try DownstreamPipeline.configure(channel: channel, worker: worker, listener: listener)
                 }
             }
         do {
@@ -40,7 +39,8 @@ enum ProxyListener {
 
     /// The HTTP/1.1 server pipeline: decoder (bounded), encoder (the proxy frames responses
     /// itself), pipelining assistance, and the proxy handler.
-    static func configureHTTP1(channel: Channel, worker: WorkerContext, listener: ListenerContext, limits: HTTPLimitsConfig, peerIdentity: String? = nil) throws {
+    static func configureHTTP1(channel: Channel, worker: WorkerContext, listener: ListenerContext, peerIdentity: String?) throws {
+        let limits = listener.limits
         var decoderLimits = NIOHTTPDecoderLimitConfiguration()
         decoderLimits.maxHeaderListSize = limits.maxHeaderBytes
         decoderLimits.maxHeaderFieldSize = limits.maxHeaderBytes

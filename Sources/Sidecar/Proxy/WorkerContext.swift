@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 
 /// The state one event loop owns: its view of every cluster, its request-id source, its random
@@ -12,9 +13,15 @@ final class WorkerContext {
     let drain: DrainState
     let accessLog: AccessLogBuffer?
     let connections = ConnectionTracker()
+    let stats = WorkerStats()
+    let logger: Logger
+    /// This workload's current identity (nil when no TLS is configured); replaced on rotation by
+    /// a task run on this loop, so connections read it without a lock.
+    var identity: IdentitySnapshot?
 
-    init(eventLoop: EventLoop, drain: DrainState, accessLog: AccessLogBuffer?) {
+    init(eventLoop: EventLoop, drain: DrainState, accessLog: AccessLogBuffer?, logger: Logger) {
         self.eventLoop = eventLoop
+        self.logger = logger
         self.drain = drain
         self.accessLog = accessLog
     }

@@ -36,8 +36,8 @@ public enum SidecarProcess {
             for await signal in signals {
                 switch signal {
                 case .sighup:
-                    logger.info("SIGHUP: reopening logs")
-                    runtime.reopenLogs()
+                    logger.info("SIGHUP: reopening logs, reloading identity")
+                    runtime.reload()
                 default:
                     logger.info("signal received, draining", metadata: ["signal": "\(signal)"])
                     runtime.drain()

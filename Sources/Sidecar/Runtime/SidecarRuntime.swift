@@ -16,6 +16,7 @@ public final class SidecarRuntime: Sendable {
     let drainState = DrainState()
     let workers: [WorkerContextBox]
     private let accessLogWriter: AccessLogWriter?
+    let identityReloader: IdentityReloader?
     private let state = NIOLockedValueBox(State())
     private let stopped: EventLoopPromise<Void>
 
@@ -44,14 +45,37 @@ public final class SidecarRuntime: Sendable {
         var workers: [WorkerContextBox] = []
         for eventLoop in group.makeIterator() {
             let buffer = accessLogWriter.map { AccessLogBuffer(writer: $0, eventLoop: eventLoop) }
-            let worker = WorkerContext(eventLoop: eventLoop, drain: drainState, accessLog: buffer)
-            let loopClusters = clusterManager.clusters.map { cluster in
-                LoopCluster(cluster: cluster, eventLoop: eventLoop, secureChannel: nil)
+            let worker = WorkerContext(eventLoop: eventLoop, drain: drainState, accessLog: buffer, logger: logger)
+            let box = WorkerContextBox(context: worker)
+            let loopClusters = clusterManager.clusters.map { cluster -> LoopCluster in
+                var secure: UpstreamConnector.SecureChannel?
+                if cluster.config.tls.mode == .mutual {
+                    let clusterConfig = cluster.config
+                    secure = { channel, endpoint in
+                        UpstreamTLS.secure(channel: channel, worker: box.context, cluster: clusterConfig, endpoint: endpoint)
+                    }
+                }
+                return LoopCluster(cluster: cluster, eventLoop: eventLoop, secureChannel: secure)
             }
             worker.setClusters(loopClusters)
-            workers.append(WorkerContextBox(context: worker))
+            workers.append(box)
         }
         self.workers = workers
+
+        if let identityConfig = config.identity, config.needsIdentity {
+            let allWorkers = workers
+            let reloader = try IdentityReloader(config: identityConfig, serverALPN: ["http/1.1"], logger: logger) { snapshot in
+                for worker in allWorkers {
+                    worker.context.eventLoop.execute { worker.context.identity = snapshot }
+                }
+            }
+            for worker in workers { worker.context.identity = reloader.current }
+            identityReloader = reloader
+        } else if config.needsIdentity {
+            throw StartupError("identity: required because TLS is mutual")
+        } else {
+            identityReloader = nil
+        }
         self.stopped = group.any().makePromise(of: Void.self)
     }
 
@@ -75,6 +99,7 @@ public final class SidecarRuntime: Sendable {
                     name: inbound.name,
                     direction: .inbound,
                     target: .localApp(clusterIndex: clusterIndex),
+                    tls: inbound.tls,
                     timeouts: inbound.timeouts,
                     limits: config.limits,
                     allow: inbound.allow
@@ -98,6 +123,7 @@ public final class SidecarRuntime: Sendable {
             await shutdownAfterFailedStart()
             throw error
         }
+        identityReloader?.start(on: group.any())
         state.withLockedValue { $0.ready = true }
     }
 
@@ -140,6 +166,7 @@ public final class SidecarRuntime: Sendable {
     }
 
     private func finishStopping() {
+        identityReloader?.stop()
         let futures = workers.map { worker in
             worker.context.eventLoop.submit {
                 worker.context.connections.closeAll()
@@ -178,9 +205,10 @@ public final class SidecarRuntime: Sendable {
         stopped.succeed(())
     }
 
-    /// Reopens the access log file (SIGHUP).
-    public func reopenLogs() {
+    /// SIGHUP: reopens the access log file and re-reads the identity files now.
+    public func reload() {
         accessLogWriter?.reopen()
+        identityReloader?.reloadIfChanged()
     }
 }
 

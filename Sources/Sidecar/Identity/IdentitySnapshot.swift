@@ -1,0 +1,21 @@
+/// One generation of this workload's identity and the TLS contexts built from it. Immutable:
+/// a rotation makes a new snapshot and hands it to every event loop; connections already open
+/// keep the contexts they were made with.
+final class IdentitySnapshot: Sendable {
+    let identity: TLSIdentity
+    /// Terminates inbound mTLS (client certificate required), ALPN `h2`, `http/1.1`.
+    let server: TLSContext
+    /// Originates mTLS to `protocol: http1` clusters (ALPN `http/1.1`).
+    let clientHTTP1: TLSContext
+    /// Originates mTLS to `protocol: http2` clusters (ALPN `h2`).
+    let clientHTTP2: TLSContext
+
+    var spiffeID: String { identity.spiffeID.description }
+
+    init(identity: TLSIdentity, serverALPN: [String]) throws {
+        self.identity = identity
+        self.server = try TLSContext.server(identity: identity, requireClientCertificate: true, alpn: serverALPN)
+        self.clientHTTP1 = try TLSContext.client(identity: identity, alpn: ["http/1.1"])
+        self.clientHTTP2 = try TLSContext.client(identity: identity, alpn: ["h2"])
+    }
+}

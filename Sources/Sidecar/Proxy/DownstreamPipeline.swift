@@ -1,0 +1,116 @@
+import NIOCore
+
+/// Builds an accepted connection's pipeline for its listener's TLS mode:
+/// - `disabled`: plaintext HTTP/1.1;
+/// - `mutual`: TLS (client certificate required), then the protocol ALPN chose;
+/// - `permissive`: the first bytes decide: a TLS ClientHello gets the `mutual` pipeline,
+///   anything else plaintext.
+enum DownstreamPipeline {
+    static func configure(channel: Channel, worker: WorkerContext, listener: ListenerContext) throws {
+        switch listener.tls {
+        case .disabled:
+            try ProxyListener.configureHTTP1(channel: channel, worker: worker, listener: listener, peerIdentity: nil)
+        case .mutual:
+            try addTLS(channel: channel, worker: worker, listener: listener, position: .last)
+        case .permissive:
+            try channel.pipeline.syncOperations.addHandler(TLSSniffingHandler(worker: worker, listener: listener))
+        }
+    }
+
+    /// Adds the TLS server handler and, after it, the handler that installs HTTP once the
+    /// handshake tells who the peer is.
+    static func addTLS(channel: Channel, worker: WorkerContext, listener: ListenerContext, position: ChannelPipeline.SynchronousOperations.Position) throws {
+        guard let identity = worker.identity else {
+            throw StartupError("listener \(listener.name) needs an identity for TLS")
+        }
+        let tls = OpenSSLHandler(context: identity.server)
+        let sync = channel.pipeline.syncOperations
+        try sync.addHandler(tls, position: position)
+        try sync.addHandler(DownstreamTLSHandshakeHandler(worker: worker, listener: listener), position: .after(tls))
+    }
+}
+
+/// Waits for the downstream TLS handshake, counts its result, then installs the HTTP pipeline
+/// with the verified peer identity and steps aside.
+final class DownstreamTLSHandshakeHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+
+    private let worker: WorkerContext
+    private let listener: ListenerContext
+    private var done = false
+
+    init(worker: WorkerContext, listener: ListenerContext) {
+        self.worker = worker
+        self.listener = listener
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard let handshake = event as? TLSHandshakeCompleted, !done else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        done = true
+        worker.stats.tlsHandshake(direction: .inbound, success: true)
+        do {
+            try ProxyListener.configureHTTP1(
+                channel: context.channel,
+                worker: worker,
+                listener: listener,
+                peerIdentity: handshake.peerIdentity?.description
+            )
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        } catch {
+            context.close(promise: nil)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if !done {
+            done = true
+            worker.stats.tlsHandshake(direction: .inbound, success: false)
+            worker.logger.debug("inbound TLS handshake failed", metadata: ["listener": "\(listener.name)", "error": "\(error)"])
+        }
+        context.close(promise: nil)
+    }
+}
+
+/// For `permissive` listeners: looks at the first bytes of a connection; a TLS ClientHello gets
+/// the mutual TLS pipeline, anything else plaintext HTTP. Then it removes itself and replays the
+/// bytes it held.
+final class TLSSniffingHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private let worker: WorkerContext
+    private let listener: ListenerContext
+    private var buffered: ByteBuffer?
+
+    init(worker: WorkerContext, listener: ListenerContext) {
+        self.worker = worker
+        self.listener = listener
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var incoming = unwrapInboundIn(data)
+        if buffered == nil {
+            buffered = incoming
+        } else {
+            buffered!.writeBuffer(&incoming)
+        }
+        guard let bytes = buffered, let isTLS = OpenSSLHandler.isTLSClientHello(bytes) else { return }
+        do {
+            if isTLS {
+                try DownstreamPipeline.addTLS(channel: context.channel, worker: worker, listener: listener, position: .after(self))
+            } else {
+                try ProxyListener.configureHTTP1(channel: context.channel, worker: worker, listener: listener, peerIdentity: nil)
+            }
+        } catch {
+            context.close(promise: nil)
+            return
+        }
+        buffered = nil
+        context.fireChannelRead(wrapInboundOut(bytes))
+        context.fireChannelReadComplete()
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+}
