@@ -335,6 +335,28 @@ final class TLSHandshakeTests: XCTestCase {
         _ = try? server.finish()
     }
 
+    func testReadsOnlyWhenTheApplicationAsks() throws {
+        let pair = try makePair()
+        defer { pair.finish() }
+        let reads = TLSReadCounter()
+        try pair.server.pipeline.syncOperations.addHandler(reads, position: .first)
+        try pair.pump()
+        XCTAssertFalse(pair.serverRecorder.handshakes.isEmpty)
+        // The handshake asked for reads by itself; after it, nothing unless the application asks.
+        let afterHandshake = reads.count
+        pair.writeFromClient(Array("one".utf8))
+        try pair.pump()
+        XCTAssertEqual(reads.count, afterHandshake)
+        XCTAssertEqual(String(buffer: pair.serverRecorder.received), "one")
+
+        pair.server.read()
+        XCTAssertEqual(reads.count, afterHandshake + 1)
+        pair.writeFromClient(Array("two".utf8))
+        try pair.pump()
+        XCTAssertEqual(reads.count, afterHandshake + 1)
+        XCTAssertEqual(String(buffer: pair.serverRecorder.received), "onetwo")
+    }
+
     func testClientStartsHandshakeWhenAddedToActiveChannel() throws {
         let client = EmbeddedChannel()
         try client.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
@@ -377,5 +399,16 @@ final class TLSHalfCloseRecorder: ChannelOutboundHandler {
         } else {
             context.close(mode: mode, promise: promise)
         }
+    }
+}
+
+/// Counts `read()` calls reaching the network side.
+final class TLSReadCounter: ChannelOutboundHandler {
+    typealias OutboundIn = ByteBuffer
+    var count = 0
+
+    func read(context: ChannelHandlerContext) {
+        count += 1
+        context.read()
     }
 }
