@@ -296,6 +296,22 @@ final class TLSHandshakeTests: XCTestCase {
         XCTAssertNotNil(try pair.server.readOutbound(as: ByteBuffer.self))
     }
 
+    func testCloseDoesNotWaitForeverForAStuckWrite() throws {
+        let pair = try makePair()
+        defer { pair.finish() }
+        try pair.pump()
+        // A head-side handler that never completes writes: a peer that stopped reading.
+        let stuck = TLSStuckWrites()
+        try pair.client.pipeline.syncOperations.addHandler(stuck, position: .first)
+        let closed = pair.client.close()
+        XCTAssertTrue(pair.client.isActive)
+        XCTAssertEqual(stuck.held.count, 1)  // the close_notify
+        pair.client.embeddedEventLoop.advanceTime(by: .seconds(5))
+        XCTAssertNoThrow(try closed.wait())
+        XCTAssertFalse(pair.client.isActive)
+        for promise in stuck.held { promise.fail(ChannelError.ioOnClosedChannel) }
+    }
+
     func testHalfClose() throws {
         let pair = try makePair()
         defer { pair.finish() }
@@ -410,5 +426,15 @@ final class TLSReadCounter: ChannelOutboundHandler {
     func read(context: ChannelHandlerContext) {
         count += 1
         context.read()
+    }
+}
+
+/// Holds write promises without completing them.
+final class TLSStuckWrites: ChannelOutboundHandler {
+    typealias OutboundIn = ByteBuffer
+    var held: [EventLoopPromise<Void>] = []
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if let promise { held.append(promise) } else { held.append(context.eventLoop.makePromise()) }
     }
 }
