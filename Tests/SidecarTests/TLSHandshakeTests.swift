@@ -296,6 +296,22 @@ final class TLSHandshakeTests: XCTestCase {
         XCTAssertNotNil(try pair.server.readOutbound(as: ByteBuffer.self))
     }
 
+    func testCloseDoesNotWaitForeverForAStuckWrite() throws {
+        let pair = try makePair()
+        defer { pair.finish() }
+        try pair.pump()
+        // A head-side handler that never completes writes: a peer that stopped reading.
+        let stuck = TLSStuckWrites()
+        try pair.client.pipeline.syncOperations.addHandler(stuck, position: .first)
+        let closed = pair.client.close()
+        XCTAssertTrue(pair.client.isActive)
+        XCTAssertEqual(stuck.held.count, 1)  // the close_notify
+        pair.client.embeddedEventLoop.advanceTime(by: .seconds(5))
+        XCTAssertNoThrow(try closed.wait())
+        XCTAssertFalse(pair.client.isActive)
+        for promise in stuck.held { promise.fail(ChannelError.ioOnClosedChannel) }
+    }
+
     func testHalfClose() throws {
         let pair = try makePair()
         defer { pair.finish() }
@@ -333,6 +349,28 @@ final class TLSHandshakeTests: XCTestCase {
         XCTAssertTrue(error.description.contains("http request"), error.description)
         XCTAssertFalse(server.isActive)
         _ = try? server.finish()
+    }
+
+    func testReadsOnlyWhenTheApplicationAsks() throws {
+        let pair = try makePair()
+        defer { pair.finish() }
+        let reads = TLSReadCounter()
+        try pair.server.pipeline.syncOperations.addHandler(reads, position: .first)
+        try pair.pump()
+        XCTAssertFalse(pair.serverRecorder.handshakes.isEmpty)
+        // The handshake asked for reads by itself; after it, nothing unless the application asks.
+        let afterHandshake = reads.count
+        pair.writeFromClient(Array("one".utf8))
+        try pair.pump()
+        XCTAssertEqual(reads.count, afterHandshake)
+        XCTAssertEqual(String(buffer: pair.serverRecorder.received), "one")
+
+        pair.server.read()
+        XCTAssertEqual(reads.count, afterHandshake + 1)
+        pair.writeFromClient(Array("two".utf8))
+        try pair.pump()
+        XCTAssertEqual(reads.count, afterHandshake + 1)
+        XCTAssertEqual(String(buffer: pair.serverRecorder.received), "onetwo")
     }
 
     func testClientStartsHandshakeWhenAddedToActiveChannel() throws {
@@ -377,5 +415,26 @@ final class TLSHalfCloseRecorder: ChannelOutboundHandler {
         } else {
             context.close(mode: mode, promise: promise)
         }
+    }
+}
+
+/// Counts `read()` calls reaching the network side.
+final class TLSReadCounter: ChannelOutboundHandler {
+    typealias OutboundIn = ByteBuffer
+    var count = 0
+
+    func read(context: ChannelHandlerContext) {
+        count += 1
+        context.read()
+    }
+}
+
+/// Holds write promises without completing them.
+final class TLSStuckWrites: ChannelOutboundHandler {
+    typealias OutboundIn = ByteBuffer
+    var held: [EventLoopPromise<Void>] = []
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if let promise { held.append(promise) } else { held.append(context.eventLoop.makePromise()) }
     }
 }

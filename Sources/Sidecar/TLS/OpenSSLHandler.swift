@@ -37,6 +37,7 @@ public final class OpenSSLHandler: ChannelDuplexHandler {
     private let serverName: String?
     private let expectedPeerIdentities: [String]
     private let sessionCacheKeyOverride: String?
+    private let closeTimeout: TimeAmount
 
     private var connection: TLSConnection?
     private var state: State = .idle
@@ -63,10 +64,13 @@ public final class OpenSSLHandler: ChannelDuplexHandler {
     ///   - expectedPeerIdentities: client only: when non-empty, the server's SPIFFE ID must be one of these.
     ///   - sessionCacheKey: client only: key for session resumption; default `serverName` plus the
     ///     remote address. No resumption when neither is known.
+    ///   - closeTimeout: how long a close waits for `close_notify` (or a fatal alert) to be written
+    ///     before closing anyway (a peer that stopped reading must not keep the socket open).
     public init(
         context: TLSContext, serverName: String? = nil, expectedPeerIdentities: [String] = [],
-        sessionCacheKey: String? = nil
+        sessionCacheKey: String? = nil, closeTimeout: TimeAmount = .seconds(5)
     ) {
+        self.closeTimeout = closeTimeout
         self.tlsContext = context
         self.serverName = serverName
         self.expectedPeerIdentities = expectedPeerIdentities
@@ -414,8 +418,18 @@ public final class OpenSSLHandler: ChannelDuplexHandler {
             context.close(mode: .all, promise: promise)
             return
         }
+        // Whichever comes first, the write completing or the timeout, closes; the other does nothing.
         let boundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+        let closed = NIOLoopBoundBox(false, eventLoop: context.eventLoop)
+        let timeout = context.eventLoop.scheduleTask(in: closeTimeout) {
+            guard !closed.value else { return }
+            closed.value = true
+            boundContext.value.close(mode: .all, promise: promise)
+        }
         context.writeAndFlush(wrapOutboundOut(ciphertext)).whenComplete { _ in
+            timeout.cancel()
+            guard !closed.value else { return }
+            closed.value = true
             boundContext.value.close(mode: .all, promise: promise)
         }
     }

@@ -35,6 +35,8 @@ final class TLSConnection {
         let bio = self.bio.retainedBIO()
         SSL_set_bio(ssl, bio, bio)  // takes the one extra reference
         SSL_set_ex_data(ssl, Self.exDataIndex, Unmanaged.passUnretained(self).toOpaque())
+        // Idle connections give their record buffers back (a sidecar holds many idle connections).
+        _ = sidecar_SSL_set_mode(ssl, Int(SSL_MODE_RELEASE_BUFFERS))
         if context.role == .server {
             SSL_set_accept_state(ssl)
         } else {
