@@ -96,9 +96,55 @@ struct Validate: ParsableCommand {
 
 struct Certs: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Make a development mesh CA and workload certificates.",
-        subcommands: []
+        abstract: "Make a mesh CA and workload certificates (EC P-256, SPIFFE URI SANs).",
+        subcommands: [CertsInit.self, CertsIssue.self]
     )
+}
+
+struct CertsInit: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "init", abstract: "Make a mesh root CA (ca.pem, ca-key.pem) in DIR.")
+
+    @Option(name: .long, help: "Directory for ca.pem and ca-key.pem (created when missing).")
+    var dir: String
+
+    @Option(name: .long, help: "The mesh's SPIFFE trust domain.")
+    var trustDomain: String = "mesh.local"
+
+    func run() throws {
+        do {
+            let files = try MeshCertificateAuthority.initialize(directory: dir, trustDomain: trustDomain)
+            print("wrote \(files.certificatePath) and \(files.privateKeyPath) (trust domain \(files.trustDomain))")
+        } catch {
+            FileHandle.standardError.write(Data("sidecar certs init: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct CertsIssue: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "issue", abstract: "Issue NAME.pem (leaf + chain) and NAME-key.pem signed by DIR's CA.")
+
+    @Option(name: .long, help: "Directory holding ca.pem and ca-key.pem.")
+    var dir: String
+
+    @Option(name: .long, help: "Workload name: file names and DNS SAN.")
+    var name: String
+
+    @Option(name: .long, help: "URI SAN (default spiffe://<trust-domain>/ns/default/sa/NAME).")
+    var spiffeId: String?
+
+    @Option(name: .long, help: "Validity in days.")
+    var days: Int = 365
+
+    func run() throws {
+        do {
+            let files = try MeshCertificateAuthority.issue(directory: dir, name: name, spiffeID: spiffeId, days: days)
+            print("wrote \(files.certificatePath) and \(files.privateKeyPath) for \(files.spiffeID), valid until \(files.notAfter)")
+        } catch {
+            FileHandle.standardError.write(Data("sidecar certs issue: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
 }
 
 struct Demo: AsyncParsableCommand {
@@ -134,6 +180,8 @@ do {
     switch command {
     case let run as Run: try await run.run()
     case let demo as Demo: try await demo.run()
+    case let certsInit as CertsInit: try certsInit.run()
+    case let certsIssue as CertsIssue: try certsIssue.run()
     default: try command.run()
     }
 } catch let exit as ExitCode {
