@@ -345,3 +345,21 @@ def raw_request(port, data, timeout=5.0):
         pass
     s.close()
     return out
+
+
+def scrape(sidecar):
+    """Parses `GET /metrics` with prometheus_client's text parser: {(name, frozenset(labels)): value}."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    status, data = sidecar.admin("GET", "/metrics")
+    assert status == 200
+    samples = {}
+    for family in text_string_to_metric_families(data.decode()):
+        for sample in family.samples:
+            samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return samples
+
+
+def metric(samples, name, **labels):
+    """The value of one sample (0 when absent)."""
+    return samples.get((name, frozenset(labels.items())), 0.0)

@@ -13,7 +13,7 @@ import threading
 import pytest
 
 from certs import Mesh
-from harness import HTTPBackend, SIDECAR_BIN, Sidecar, wait_until
+from harness import HTTPBackend, SIDECAR_BIN, Sidecar, metric, scrape, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +55,11 @@ def test_no_client_certificate_fails_handshake(mesh, backend, start_sidecar):
     out = s_client(sidecar.inbound_port(), mesh)
     assert "HTTP/1.1" not in out.stdout
     assert backend.requests == []
+    samples = wait_until(
+        lambda: (lambda m: m if metric(m, "sidecar_tls_handshakes_total", direction="inbound", result="failure") >= 2 else None)(scrape(sidecar)),
+        message="two failed handshakes counted",
+    )
+    assert metric(samples, "sidecar_tls_handshakes_total", direction="inbound", result="success") == 0
 
 
 def test_certificate_from_another_ca_fails(mesh, backend, start_sidecar):
@@ -80,6 +85,9 @@ def test_identity_not_allowed_gets_403(mesh, backend, start_sidecar):
     assert "403" in result.stdout.splitlines()[0], result.stdout + result.stderr
     assert "x-sidecar-error: forbidden" in result.stdout.lower()
     assert backend.requests == []
+    samples = scrape(sidecar)
+    assert metric(samples, "sidecar_authz_denied_total", listener="public") == 1
+    assert metric(samples, "sidecar_tls_handshakes_total", direction="inbound", result="success") == 1
 
 
 def test_allowed_identity_reaches_app_with_xfcc_over_tls13(mesh, backend, start_sidecar):
@@ -128,6 +136,9 @@ def test_two_sidecars_speak_mtls(mesh, backend, start_sidecar):
         assert resp.status == 200, body
     echo = json.loads(body)
     assert echo["headers"]["x-forwarded-client-cert"] == f"By={mesh.spiffe('payments')};URI={mesh.spiffe('orders')}"
+    # Connections are pooled: five requests, one or two outbound handshakes (one per event loop).
+    outbound = metric(scrape(client), "sidecar_tls_handshakes_total", direction="outbound", result="success")
+    assert 1 <= outbound <= 2
 
 
 def test_wrong_expected_identity_is_a_connect_failure(mesh, backend, start_sidecar):
@@ -136,6 +147,7 @@ def test_wrong_expected_identity_is_a_connect_failure(mesh, backend, start_sidec
     assert resp.status == 503
     assert resp.getheader("x-sidecar-error") == "upstream_connect_failure"
     assert backend.requests == []
+    assert metric(scrape(client), "sidecar_tls_handshakes_total", direction="outbound", result="failure") >= 1
 
 
 def test_permissive_accepts_plaintext_and_mtls_on_one_port(mesh, backend, start_sidecar):

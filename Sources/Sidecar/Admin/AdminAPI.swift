@@ -16,9 +16,9 @@ struct AdminAPI: Sendable {
             return eventLoop.makeSucceededFuture(.text(.serviceUnavailable, runtime.isDraining ? "draining\n" : "starting\n"))
         }
         if segments == ["metrics"], method == .GET {
-            return eventLoop.makeSucceededFuture(
-                AdminResponse(status: .ok, contentType: "text/plain; version=0.0.4; charset=utf-8", body: ByteBuffer(string: runtime.metricsText()))
-            )
+            return runtime.metricsText(on: eventLoop).map { bytes in
+                AdminResponse(status: .ok, contentType: "text/plain; version=0.0.4; charset=utf-8", body: ByteBuffer(bytes: bytes))
+            }
         }
         if segments == ["v1", "config"], method == .GET {
             return eventLoop.makeSucceededFuture(.json(.ok, runtime.configJSON()))
@@ -83,7 +83,8 @@ struct AdminAPI: Sendable {
             workers: runtime.workers,
             on: eventLoop
         ).map { set in
-            AdminResponse.json(.ok, Self.encode(["cluster": name, "version": set.version, "endpoints": set.endpoints.count]))
+            runtime.controlMetrics.endpointPushes.increment()
+            return AdminResponse.json(.ok, Self.encode(["cluster": name, "version": set.version, "endpoints": set.endpoints.count]))
         }.flatMapErrorThrowing { error in
             switch error as? ClusterManager.PushError {
             case .staleVersion(let current):

@@ -45,7 +45,7 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        connections.opened(self, channel: context.channel)
+        connections.opened(self, channel: context.channel, direction: listener.direction)
         let idle = listener.timeouts.idle
         if idle > .zero {
             let period = max(TimeAmount.milliseconds(100), TimeAmount.nanoseconds(idle.nanoseconds / 4))
@@ -97,7 +97,7 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
             return
         }
         if !listener.allow.isEmpty, !(peerIdentity.map { listener.allow.contains($0) } ?? false) {
-            worker.stats.authorizationDenied(listener: listener.name)
+            worker.metrics.authorizationDenied(listener: listener.index)
             answerLocally(head: head, framing: framing, flag: .forbidden)
             return
         }

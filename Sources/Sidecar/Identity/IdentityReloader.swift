@@ -9,6 +9,7 @@ final class IdentityReloader: Sendable {
     private let config: IdentityConfig
     private let serverALPN: [String]
     private let logger: Logger
+    private let metrics: ControlPlaneMetrics
     private let state: NIOLockedValueBox<State>
     /// Called with each new snapshot (the runtime installs it on every worker).
     private let publish: @Sendable (IdentitySnapshot) -> Void
@@ -22,8 +23,9 @@ final class IdentityReloader: Sendable {
     }
 
     /// Loads the identity once; throws a `StartupError` naming the file when it cannot be used.
-    init(config: IdentityConfig, serverALPN: [String], logger: Logger, publish: @escaping @Sendable (IdentitySnapshot) -> Void) throws {
+    init(config: IdentityConfig, serverALPN: [String], metrics: ControlPlaneMetrics, logger: Logger, publish: @escaping @Sendable (IdentitySnapshot) -> Void) throws {
         self.config = config
+        self.metrics = metrics
         self.serverALPN = serverALPN
         self.logger = logger
         self.publish = publish
@@ -76,6 +78,7 @@ final class IdentityReloader: Sendable {
                 "identity rotated",
                 metadata: ["spiffeID": "\(snapshot.spiffeID)", "serial": "\(snapshot.identity.serialNumberHex)", "notAfter": "\(snapshot.identity.notAfter)"]
             )
+            metrics.identityReloads.increment()
             publish(snapshot)
             return true
         } catch {
@@ -93,6 +96,7 @@ final class IdentityReloader: Sendable {
             return true
         }
         if isNew {
+            metrics.identityReloadFailures.increment()
             logger.error("identity reload failed, keeping the current identity", metadata: ["error": "\(error)"])
         }
     }

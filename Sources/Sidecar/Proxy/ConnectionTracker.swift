@@ -5,23 +5,27 @@ import NIOCore
 final class ConnectionTracker {
     private var open: [ObjectIdentifier: Channel] = [:]
     private(set) var count = 0
-    /// Called with the change in open connections (+1 / -1), e.g. for a gauge.
-    private let onChange: (Int) -> Void
+    private var directions: [ObjectIdentifier: TrafficDirection] = [:]
+    /// Called with the change in open connections (+1 / -1) per direction, for a gauge.
+    private let onChange: (TrafficDirection, Int) -> Void
 
-    init(onChange: @escaping (Int) -> Void = { _ in }) {
+    init(onChange: @escaping (TrafficDirection, Int) -> Void = { _, _ in }) {
         self.onChange = onChange
     }
 
-    func opened(_ handler: AnyObject, channel: Channel) {
-        open[ObjectIdentifier(handler)] = channel
+    func opened(_ handler: AnyObject, channel: Channel, direction: TrafficDirection) {
+        let id = ObjectIdentifier(handler)
+        open[id] = channel
+        directions[id] = direction
         count = open.count
-        onChange(1)
+        onChange(direction, 1)
     }
 
     func closed(_ handler: AnyObject) {
-        if open.removeValue(forKey: ObjectIdentifier(handler)) != nil {
+        let id = ObjectIdentifier(handler)
+        if open.removeValue(forKey: id) != nil, let direction = directions.removeValue(forKey: id) {
             count = open.count
-            onChange(-1)
+            onChange(direction, -1)
         }
     }
 

@@ -50,7 +50,7 @@ final class DownstreamTLSHandshakeHandler: ChannelInboundHandler, RemovableChann
             return
         }
         done = true
-        worker.stats.tlsHandshake(direction: .inbound, success: true)
+        worker.metrics.tlsHandshake(direction: .inbound, success: true)
         do {
             try ProxyListener.configureHTTP1(
                 channel: context.channel,
@@ -67,7 +67,7 @@ final class DownstreamTLSHandshakeHandler: ChannelInboundHandler, RemovableChann
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         if !done {
             done = true
-            worker.stats.tlsHandshake(direction: .inbound, success: false)
+            worker.metrics.tlsHandshake(direction: .inbound, success: false)
             worker.logger.debug("inbound TLS handshake failed", metadata: ["listener": "\(listener.name)", "error": "\(error)"])
         }
         context.close(promise: nil)

@@ -11,6 +11,8 @@ final class ListenerContext: Sendable {
     }
 
     let name: String
+    /// Position in the runtime's listener table (metric labels).
+    let index: Int
     let direction: TrafficDirection
     let target: Target
     /// Inbound TLS mode; outbound listeners are plaintext (`disabled`).
@@ -22,6 +24,7 @@ final class ListenerContext: Sendable {
 
     init(
         name: String,
+        index: Int,
         direction: TrafficDirection,
         target: Target,
         tls: InboundTLSMode = .disabled,
@@ -30,6 +33,7 @@ final class ListenerContext: Sendable {
         allow: [String] = []
     ) {
         self.tls = tls
+        self.index = index
         self.name = name
         self.direction = direction
         self.target = target

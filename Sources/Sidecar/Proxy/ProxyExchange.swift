@@ -146,6 +146,7 @@ final class ProxyExchange: UpstreamStreamDelegate {
         if bodyReplayable, bodyBytesBuffered > maxBufferedBody {
             bodyReplayable = false
             record.notRetriedBodyTooLarge = true
+            if let cluster { worker.metrics.recordBodyTooLargeToRetry(cluster: cluster.cluster.index) }
         }
         flushBody()
     }
@@ -311,6 +312,7 @@ final class ProxyExchange: UpstreamStreamDelegate {
 
     private func scheduleRetry(reason: String, avoid: Endpoint?) {
         record.retries += 1
+        if let cluster { worker.metrics.recordRetry(cluster: cluster.cluster.index, reason: reason) }
         let delay = backoff.delay(forRetry: attempt, using: &worker.random)
         if delay == .zero {
             startAttempt(avoid: avoid)
@@ -429,6 +431,12 @@ final class ProxyExchange: UpstreamStreamDelegate {
         record.status = status
         record.attempts = attempt
         record.duration = NIODeadline.now() - startTime
+        worker.metrics.recordRequest(
+            listener: listener.index,
+            cluster: cluster?.cluster.index ?? -1,
+            code: status,
+            durationNanoseconds: record.duration.nanoseconds
+        )
         worker.accessLog?.append(record)
         worker.drain.requestFinished()
         downstream.exchangeDidFinish(self)

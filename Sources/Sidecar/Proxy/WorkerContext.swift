@@ -12,8 +12,8 @@ final class WorkerContext {
     var random = SystemRandomNumberGenerator()
     let drain: DrainState
     let accessLog: AccessLogBuffer?
-    let connections = ConnectionTracker()
-    let stats = WorkerStats()
+    let connections: ConnectionTracker
+    let metrics = LoopMetrics()
     let logger: Logger
     /// This workload's current identity (nil when no TLS is configured); replaced on rotation by
     /// a task run on this loop, so connections read it without a lock.
@@ -22,6 +22,8 @@ final class WorkerContext {
     init(eventLoop: EventLoop, drain: DrainState, accessLog: AccessLogBuffer?, logger: Logger) {
         self.eventLoop = eventLoop
         self.logger = logger
+        let metrics = self.metrics
+        self.connections = ConnectionTracker { direction, delta in metrics.connectionsChanged(direction, by: delta) }
         self.drain = drain
         self.accessLog = accessLog
     }

@@ -17,6 +17,9 @@ public final class SidecarRuntime: Sendable {
     let workers: [WorkerContextBox]
     private let accessLogWriter: AccessLogWriter?
     let identityReloader: IdentityReloader?
+    let controlMetrics = ControlPlaneMetrics()
+    /// Listener names and directions by `ListenerContext.index` (inbound first, then outbound).
+    let listenerTable: [(name: String, direction: TrafficDirection)]
     private let state = NIOLockedValueBox(State())
     private let stopped: EventLoopPromise<Void>
 
@@ -32,6 +35,7 @@ public final class SidecarRuntime: Sendable {
         self.logger = logger
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, workerCount))
         self.clusterManager = ClusterManager(config: config)
+        self.listenerTable = config.inbound.map { ($0.name, TrafficDirection.inbound) } + config.outbound.map { ($0.name, TrafficDirection.outbound) }
         switch config.accessLog.path {
         case .off: accessLogWriter = nil
         case .stdout: accessLogWriter = try AccessLogWriter(path: nil)
@@ -64,7 +68,7 @@ public final class SidecarRuntime: Sendable {
 
         if let identityConfig = config.identity, config.needsIdentity {
             let allWorkers = workers
-            let reloader = try IdentityReloader(config: identityConfig, serverALPN: ["http/1.1"], logger: logger) { snapshot in
+            let reloader = try IdentityReloader(config: identityConfig, serverALPN: ["http/1.1"], metrics: controlMetrics, logger: logger) { snapshot in
                 for worker in allWorkers {
                     worker.context.eventLoop.execute { worker.context.identity = snapshot }
                 }
@@ -93,10 +97,11 @@ public final class SidecarRuntime: Sendable {
         do {
             let admin = try await AdminServer.bind(runtime: self, address: config.admin.listen, group: group)
             record(name: "admin", channel: admin, isAdmin: true)
-            for inbound in config.inbound {
+            for (index, inbound) in config.inbound.enumerated() {
                 guard let clusterIndex = clusterManager.localAppClusterIndex(for: inbound) else { continue }
                 let context = ListenerContext(
                     name: inbound.name,
+                    index: index,
                     direction: .inbound,
                     target: .localApp(clusterIndex: clusterIndex),
                     tls: inbound.tls,
@@ -107,10 +112,11 @@ public final class SidecarRuntime: Sendable {
                 let channel = try await ProxyListener.bind(context, address: inbound.listen, group: group, workers: workers)
                 record(name: "inbound/\(inbound.name)", channel: channel, isAdmin: false)
             }
-            for outbound in config.outbound {
+            for (index, outbound) in config.outbound.enumerated() {
                 let routes = RouteTable(outbound.routes) { [clusterManager] name in clusterManager.cluster(named: name)?.index }
                 let context = ListenerContext(
                     name: outbound.name,
+                    index: config.inbound.count + index,
                     direction: .outbound,
                     target: .routes(routes),
                     timeouts: outbound.timeouts,
@@ -215,11 +221,36 @@ public final class SidecarRuntime: Sendable {
 extension SidecarRuntime {
     /// The effective configuration as JSON (`GET /v1/config`).
     func configJSON() -> [UInt8] {
-        Array("{}".utf8)
+        config.jsonData()
     }
 
-    /// Prometheus text (`GET /metrics`).
-    func metricsText() -> String {
-        ""
+    /// Prometheus text (`GET /metrics`): every loop's counters, summed, plus gauges and the
+    /// control-plane registry. Each loop copies its own counters on its own thread.
+    func metricsText(on eventLoop: EventLoop) -> EventLoopFuture<[UInt8]> {
+        let snapshots = workers.map { worker in
+            worker.context.eventLoop.submit { worker.context.metrics.snapshot() }
+        }
+        return EventLoopFuture.whenAllSucceed(snapshots, on: eventLoop).map { [self] snapshots in
+            var totals = MetricsSnapshot()
+            for snapshot in snapshots { totals.add(snapshot) }
+            let exposition = MetricsExposition(
+                listeners: listenerTable,
+                clusters: clusterManager.clusters.map(\.name)
+            )
+            return exposition.render(totals, endpointStates: endpointStateCounts(), registry: controlMetrics.registry)
+        }
+    }
+
+    /// `sidecar_endpoints{cluster,state}` for the operator-visible clusters.
+    func endpointStateCounts() -> [(cluster: String, state: String, count: Int)] {
+        var result: [(cluster: String, state: String, count: Int)] = []
+        for cluster in clusterManager.publicClusters {
+            var counts: [String: Int] = ["healthy": 0, "unhealthy": 0, "ejected": 0, "draining": 0]
+            for endpoint in cluster.endpointSet.endpoints { counts[endpoint.stateName, default: 0] += 1 }
+            for state in ["healthy", "unhealthy", "ejected", "draining"] {
+                result.append((cluster.name, state, counts[state] ?? 0))
+            }
+        }
+        return result
     }
 }

@@ -47,7 +47,7 @@ final class UpstreamTLSHandshakeHandler: ChannelInboundHandler, RemovableChannel
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is TLSHandshakeCompleted, let promise {
             self.promise = nil
-            worker.stats.tlsHandshake(direction: .outbound, success: true)
+            worker.metrics.tlsHandshake(direction: .outbound, success: true)
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
             promise.succeed(())
             return
@@ -58,7 +58,7 @@ final class UpstreamTLSHandshakeHandler: ChannelInboundHandler, RemovableChannel
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         if let promise {
             self.promise = nil
-            worker.stats.tlsHandshake(direction: .outbound, success: false)
+            worker.metrics.tlsHandshake(direction: .outbound, success: false)
             promise.fail(UpstreamFailure.connectFailed("TLS handshake failed: \(error)"))
             context.close(promise: nil)
             return
@@ -69,7 +69,7 @@ final class UpstreamTLSHandshakeHandler: ChannelInboundHandler, RemovableChannel
     func channelInactive(context: ChannelHandlerContext) {
         if let promise {
             self.promise = nil
-            worker.stats.tlsHandshake(direction: .outbound, success: false)
+            worker.metrics.tlsHandshake(direction: .outbound, success: false)
             promise.fail(UpstreamFailure.connectFailed("connection closed during the TLS handshake"))
         }
         context.fireChannelInactive()

@@ -1,0 +1,88 @@
+/// The metrics one event loop records: plain integers, written only by that loop (no lock, no
+/// atomic), read at scrape time by a task that runs on the loop and copies them
+/// (`snapshot()`); the scrape sums every loop's copy. This keeps metric updates on the data path
+/// to a few integer increments.
+final class LoopMetrics {
+    /// `sidecar_requests_total` by (listener, cluster, status code).
+    private(set) var requests: [RequestKey: Int] = [:]
+    /// `sidecar_request_duration_seconds` by (listener, cluster).
+    private(set) var durations: [RouteKey: LatencyHistogram] = [:]
+    /// `sidecar_upstream_retries_total` by (cluster, reason).
+    private(set) var retries: [ClusterReasonKey: Int] = [:]
+    /// `sidecar_retry_budget_exhausted_total` by cluster index.
+    private(set) var budgetExhausted: [Int: Int] = [:]
+    /// `sidecar_upstream_overflow_total` by (cluster, limit).
+    private(set) var overflows: [ClusterReasonKey: Int] = [:]
+    /// `sidecar_outlier_ejections_total` by cluster index.
+    private(set) var ejections: [Int: Int] = [:]
+    /// `sidecar_tls_handshakes_total` by (direction, success).
+    private(set) var tlsHandshakes: [HandshakeKey: Int] = [:]
+    /// `sidecar_authz_denied_total` by listener index.
+    private(set) var authzDenied: [Int: Int] = [:]
+    /// `sidecar_connections_active`: this loop's share (may be negative when a connection moved
+    /// its accounting; the sum over loops is exact).
+    private(set) var connectionsActive: [TrafficDirection: Int] = [:]
+    /// Requests whose body was over `maxBufferedBody` and so could not be retried, by cluster.
+    private(set) var bodyTooLargeToRetry: [Int: Int] = [:]
+
+    struct RequestKey: Hashable {
+        var listener: Int
+        var cluster: Int  // -1: no cluster (e.g. no route)
+        var code: Int
+    }
+
+    struct RouteKey: Hashable {
+        var listener: Int
+        var cluster: Int
+    }
+
+    struct ClusterReasonKey: Hashable {
+        var cluster: Int
+        var reason: String
+    }
+
+    struct HandshakeKey: Hashable {
+        var direction: TrafficDirection
+        var success: Bool
+    }
+
+    func recordRequest(listener: Int, cluster: Int, code: Int, durationNanoseconds: Int64) {
+        requests[RequestKey(listener: listener, cluster: cluster, code: code), default: 0] += 1
+        durations[RouteKey(listener: listener, cluster: cluster), default: LatencyHistogram()].record(nanoseconds: durationNanoseconds)
+    }
+
+    func recordRetry(cluster: Int, reason: String) {
+        retries[ClusterReasonKey(cluster: cluster, reason: reason), default: 0] += 1
+    }
+
+    func recordBudgetExhausted(cluster: Int) { budgetExhausted[cluster, default: 0] += 1 }
+    func recordOverflow(cluster: Int, limit: String) { overflows[ClusterReasonKey(cluster: cluster, reason: limit), default: 0] += 1 }
+    func recordEjection(cluster: Int) { ejections[cluster, default: 0] += 1 }
+    func recordBodyTooLargeToRetry(cluster: Int) { bodyTooLargeToRetry[cluster, default: 0] += 1 }
+
+    func tlsHandshake(direction: TrafficDirection, success: Bool) {
+        tlsHandshakes[HandshakeKey(direction: direction, success: success), default: 0] += 1
+    }
+
+    func authorizationDenied(listener: Int) { authzDenied[listener, default: 0] += 1 }
+
+    func connectionsChanged(_ direction: TrafficDirection, by delta: Int) {
+        connectionsActive[direction, default: 0] += delta
+    }
+
+    /// A copy for the scrape (run on this loop).
+    func snapshot() -> MetricsSnapshot {
+        MetricsSnapshot(
+            requests: requests,
+            durations: durations,
+            retries: retries,
+            budgetExhausted: budgetExhausted,
+            overflows: overflows,
+            ejections: ejections,
+            tlsHandshakes: tlsHandshakes,
+            authzDenied: authzDenied,
+            connectionsActive: connectionsActive,
+            bodyTooLargeToRetry: bodyTooLargeToRetry
+        )
+    }
+}
