@@ -51,15 +51,20 @@ struct AdminAPI: Sendable {
                     "state": endpoint.stateName,
                     "activeRequests": endpoint.activeRequests.load(ordering: .relaxed),
                     "totalRequests": endpoint.totalRequests.load(ordering: .relaxed),
-                    "latencyMs": 0.0,
-                    "ejections": 0,
+                    "latencyMs": endpoint.latencyEstimateMilliseconds,
+                    "ejections": endpoint.ejectionCount.load(ordering: .relaxed),
                 ]
             }
             clusters.append([
                 "name": cluster.name,
                 "version": set.version,
                 "policy": cluster.config.loadBalancing.policy.rawValue,
-                "circuitBreaker": ["connections": 0, "pendingRequests": 0, "requests": 0, "retries": 0],
+                "circuitBreaker": [
+                    "connections": cluster.circuitBreaker.current(.connections),
+                    "pendingRequests": cluster.circuitBreaker.current(.pendingRequests),
+                    "requests": cluster.circuitBreaker.current(.requests),
+                    "retries": cluster.circuitBreaker.current(.retries),
+                ],
                 "endpoints": endpoints,
             ])
         }

@@ -44,6 +44,12 @@ final class ProxyExchange: UpstreamStreamDelegate {
     private var perTryTimer: Scheduled<Void>?
     private var requestTimer: Scheduled<Void>?
     private var backoffTimer: Scheduled<Void>?
+    /// Circuit-breaker slots this exchange holds (given back in `finish` / `endAttempt`).
+    private var holdsRequestSlot = false
+    private var holdsRetrySlot = false
+    private var holdsPendingSlot = false
+    /// Outlier detection applies to mesh clusters, not to an inbound listener's local app.
+    private var detectsOutliers = false
 
     // Response.
     private var responseStarted = false
@@ -121,10 +127,20 @@ final class ProxyExchange: UpstreamStreamDelegate {
         self.cluster = cluster
         record.cluster = cluster.cluster.name
         let config = cluster.cluster.config
-        retryPolicy = listener.direction == .inbound ? .none : RetryPolicy(config.retries)
+        retryPolicy = cluster.retryPolicy
         backoff = ExponentialBackoff(config.retries.backoff)
         maxBufferedBody = config.retries.maxBufferedBody
         bodyReplayable = retryPolicy.maxRetries > 0
+        detectsOutliers = !cluster.cluster.isLocalApp
+
+        guard cluster.cluster.circuitBreaker.tryAcquire(.requests) else {
+            overflow(.requests)
+            return
+        }
+        holdsRequestSlot = true
+        if retryPolicy.maxRetries > 0 {
+            cluster.retryBudget.recordRequest(nowNanoseconds: Int64(startTime.uptimeNanoseconds))
+        }
 
         var timeout = listener.direction == .inbound ? listener.timeouts.request : config.timeouts.request
         if listener.direction == .outbound, listener.timeouts.request > .zero, listener.timeouts.request < timeout {
@@ -198,8 +214,22 @@ final class ProxyExchange: UpstreamStreamDelegate {
             attach(pooled)
             return
         }
+        // A new connection: this request waits for it (a pending request) and it counts as a
+        // connection, both within the cluster's limits.
+        let breaker = cluster.cluster.circuitBreaker
+        guard breaker.tryAcquire(.pendingRequests) else {
+            overflow(.pendingRequests)
+            return
+        }
+        guard breaker.tryAcquire(.connections) else {
+            breaker.release(.pendingRequests)
+            overflow(.connections)
+            return
+        }
+        holdsPendingSlot = true
         let attemptNumber = attempt
         cluster.connection(to: loopEndpoint).whenComplete { [self] result in
+            releasePendingSlot()
             guard !finished, attempt == attemptNumber, upstream == nil else {
                 // The attempt was abandoned meanwhile; a fresh connection can still serve others.
                 if case .success(let connection) = result { connection.releaseUnused() }
@@ -269,9 +299,21 @@ final class ProxyExchange: UpstreamStreamDelegate {
         return total
     }
 
+    private func releasePendingSlot() {
+        if holdsPendingSlot {
+            holdsPendingSlot = false
+            cluster?.cluster.circuitBreaker.release(.pendingRequests)
+        }
+    }
+
     private func endAttempt() {
         perTryTimer?.cancel()
         perTryTimer = nil
+        releasePendingSlot()
+        if holdsRetrySlot {
+            holdsRetrySlot = false
+            cluster?.cluster.circuitBreaker.release(.retries)
+        }
         if let endpoint = upstreamEndpoint {
             endpoint.endpoint.activeRequests.wrappingDecrement(ordering: .relaxed)
             upstreamEndpoint = nil
@@ -291,8 +333,9 @@ final class ProxyExchange: UpstreamStreamDelegate {
     private func attemptFailed(_ outcome: AttemptOutcome) {
         guard !finished, !responseStarted else { return }
         let failedEndpoint = upstreamEndpoint?.endpoint
+        if outcome != .refusedStream { recordOutlier(.gatewayError) }
         cancelUpstream()
-        if let reason = retryPolicy.retryReason(for: outcome), canRetry() {
+        if let reason = retryPermit(for: outcome) {
             scheduleRetry(reason: reason, avoid: failedEndpoint)
             return
         }
@@ -304,10 +347,41 @@ final class ProxyExchange: UpstreamStreamDelegate {
         }
     }
 
-    private func canRetry() -> Bool {
-        guard attempt <= retryPolicy.maxRetries else { return false }
-        guard bodyReplayable else { return false }
-        return true
+    /// Whether `outcome` may be retried now: the policy says so, attempts remain, the body can be
+    /// replayed, the cluster's retry limit has room and the retry budget allows one. Returns the
+    /// retry's reason (and holds a retry slot) or nil. Refusals by the limit or the budget are counted.
+    private func retryPermit(for outcome: AttemptOutcome) -> String? {
+        guard attempt <= retryPolicy.maxRetries, let reason = retryPolicy.retryReason(for: outcome), let cluster else { return nil }
+        guard bodyReplayable else { return nil }
+        let breaker = cluster.cluster.circuitBreaker
+        guard breaker.tryAcquire(.retries) else {
+            worker.metrics.recordOverflow(cluster: cluster.cluster.index, limit: CircuitBreaker.Limit.retries.rawValue)
+            record.flags.append("retry_overflow")
+            return nil
+        }
+        guard cluster.retryBudget.tryWithdraw(nowNanoseconds: Int64(NIODeadline.now().uptimeNanoseconds)) else {
+            breaker.release(.retries)
+            worker.metrics.recordBudgetExhausted(cluster: cluster.cluster.index)
+            record.flags.append("retry_budget_exhausted")
+            return nil
+        }
+        holdsRetrySlot = true
+        return reason
+    }
+
+    /// Feeds passive health: the outcome of the current attempt at its endpoint.
+    private func recordOutlier(_ outcome: OutlierDetector.Outcome) {
+        guard detectsOutliers, let cluster, let endpoint = upstreamEndpoint?.endpoint else { return }
+        if cluster.cluster.outlierDetector.record(outcome, endpoint: endpoint, endpoints: cluster.memberEndpoints, now: .now()) {
+            worker.metrics.recordEjection(cluster: cluster.cluster.index)
+            worker.logger.info("outlier ejected", metadata: ["cluster": "\(cluster.cluster.name)", "endpoint": "\(endpoint.address)"])
+        }
+    }
+
+    /// Answers 503 `upstream_overflow` for a circuit-breaker limit, and counts it.
+    private func overflow(_ limit: CircuitBreaker.Limit) {
+        if let cluster { worker.metrics.recordOverflow(cluster: cluster.cluster.index, limit: limit.rawValue) }
+        respondLocally(.upstreamOverflow)
     }
 
     private func scheduleRetry(reason: String, avoid: Endpoint?) {
@@ -326,10 +400,11 @@ final class ProxyExchange: UpstreamStreamDelegate {
 
     private func requestTimedOut() {
         guard !finished else { return }
-        record.flags.append(ProxyErrorFlag.upstreamTimeout.rawValue)
         backoffTimer?.cancel()
+        recordOutlier(.gatewayError)
         cancelUpstream()
         if responseStarted {
+            record.flags.append(ProxyErrorFlag.upstreamTimeout.rawValue)
             downstream.abort()
             finish(status: record.status)
         } else {
@@ -342,11 +417,17 @@ final class ProxyExchange: UpstreamStreamDelegate {
     func upstreamResponseHead(_ head: HTTPResponseHead) {
         guard !finished else { return }
         let status = Int(head.status.code)
-        if canRetry() {
+        if status >= 500 {
+            recordOutlier(status == 502 || status == 503 || status == 504 ? .gatewayError : .serverError)
+        } else {
+            recordOutlier(.success)
+        }
+        if retryPolicy.maxRetries > 0 {
             let grpcStatus = isGRPC ? head.headers.first(name: "grpc-status").flatMap { Int($0) } : nil
-            let outcome = AttemptOutcome.response(status: status, grpcStatus: grpcStatus)
-            if retryPolicy.retryReason(for: outcome) != nil {
-                attemptFailed(outcome)
+            if let reason = retryPermit(for: .response(status: status, grpcStatus: grpcStatus)) {
+                let failedEndpoint = upstreamEndpoint?.endpoint
+                cancelUpstream()
+                scheduleRetry(reason: reason, avoid: failedEndpoint)
                 return
             }
         }
@@ -379,6 +460,7 @@ final class ProxyExchange: UpstreamStreamDelegate {
         upstream = nil
         if responseStarted {
             record.flags.append(failure == .protocolError ? ProxyErrorFlag.upstreamProtocolError.rawValue : ProxyErrorFlag.upstreamReset.rawValue)
+            recordOutlier(.gatewayError)
             endAttempt()
             downstream.abort()
             finish(status: record.status)
@@ -392,6 +474,7 @@ final class ProxyExchange: UpstreamStreamDelegate {
         case .reset:
             attemptFailed(.reset)
         case .protocolError:
+            recordOutlier(.gatewayError)
             endAttempt()
             respondLocally(.upstreamProtocolError)
         }
@@ -428,6 +511,11 @@ final class ProxyExchange: UpstreamStreamDelegate {
         backoffTimer?.cancel()
         perTryTimer?.cancel()
         bodyChunks.removeAll()
+        endAttempt()
+        if holdsRequestSlot {
+            holdsRequestSlot = false
+            cluster?.cluster.circuitBreaker.release(.requests)
+        }
         record.status = status
         record.attempts = attempt
         record.duration = NIODeadline.now() - startTime

@@ -25,6 +25,7 @@ public final class SidecarRuntime: Sendable {
 
     private struct State {
         var listenerChannels: [Channel] = []
+        var timers: [RepeatedTask] = []
         var adminChannel: Channel?
         var boundAddresses: [(name: String, address: SocketAddress)] = []
         var ready = false
@@ -59,7 +60,7 @@ public final class SidecarRuntime: Sendable {
                         UpstreamTLS.secure(channel: channel, worker: box.context, cluster: clusterConfig, endpoint: endpoint)
                     }
                 }
-                return LoopCluster(cluster: cluster, eventLoop: eventLoop, secureChannel: secure)
+                return LoopCluster(cluster: cluster, eventLoop: eventLoop, loopCount: workerCount, secureChannel: secure)
             }
             worker.setClusters(loopClusters)
             workers.append(box)
@@ -130,7 +131,23 @@ public final class SidecarRuntime: Sendable {
             throw error
         }
         identityReloader?.start(on: group.any())
+        startOutlierSweeps()
         state.withLockedValue { $0.ready = true }
+    }
+
+    /// Ends outlier ejections on time: each cluster's detector is swept at least every
+    /// `outlierDetection.interval` (and every 250 ms at most, so ejections end promptly).
+    private func startOutlierSweeps() {
+        let loop = group.any()
+        var timers: [RepeatedTask] = []
+        for cluster in clusterManager.publicClusters {
+            let period = min(cluster.config.outlierDetection.interval, .milliseconds(250))
+            let detector = cluster.outlierDetector
+            timers.append(loop.scheduleRepeatedTask(initialDelay: period, delay: period) { _ in
+                detector.sweep(now: .now())
+            })
+        }
+        state.withLockedValue { $0.timers.append(contentsOf: timers) }
     }
 
     private func record(name: String, channel: Channel, isAdmin: Bool) {
@@ -173,6 +190,7 @@ public final class SidecarRuntime: Sendable {
 
     private func finishStopping() {
         identityReloader?.stop()
+        for timer in state.withLockedValue({ $0.timers }) { timer.cancel() }
         let futures = workers.map { worker in
             worker.context.eventLoop.submit {
                 worker.context.connections.closeAll()

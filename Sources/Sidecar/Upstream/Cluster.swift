@@ -15,12 +15,16 @@ public final class Cluster: Sendable {
     let isLocalApp: Bool
 
     private let state: NIOLockedValueBox<EndpointSet>
+    let circuitBreaker: CircuitBreaker
+    let outlierDetector: OutlierDetector
 
     init(index: Int, config: ClusterConfig, isLocalApp: Bool = false) {
         self.index = index
         self.isLocalApp = isLocalApp
         self.name = config.name
         self.config = config
+        self.circuitBreaker = CircuitBreaker(config.circuitBreaker)
+        self.outlierDetector = OutlierDetector(config: config.outlierDetection)
         let endpoints = config.endpoints.map { Endpoint(address: $0.address, weight: $0.weight) }
         self.state = NIOLockedValueBox(EndpointSet(version: 0, endpoints: endpoints))
     }

@@ -23,6 +23,18 @@ public final class Endpoint: Sendable {
     /// Set while the endpoint is no longer in its cluster's list: it takes no new requests.
     let removed = ManagedAtomic<Bool>(false)
 
+    // Outlier detection (see `OutlierDetector`).
+    let consecutive5xx = ManagedAtomic<Int>(0)
+    let consecutiveGatewayErrors = ManagedAtomic<Int>(0)
+    /// How many times this endpoint was ejected (the ejection time multiplier).
+    let ejectionCount = ManagedAtomic<Int>(0)
+    /// Monotonic-clock nanoseconds until which the endpoint is ejected; 0 when it is not.
+    let ejectedUntil = ManagedAtomic<UInt64>(0)
+    /// Peak-EWMA latency estimate in microseconds (0 until measured), written by the balancer.
+    let latencyMicroseconds = ManagedAtomic<Int>(0)
+    /// Cleared by active health checking after `unhealthyThreshold` failed checks.
+    let healthy = ManagedAtomic<Bool>(true)
+
     private static let nextID = ManagedAtomic<Int>(1)
 
     init(address: SocketAddressSpec, weight: Int) {
@@ -40,11 +52,20 @@ public final class Endpoint: Sendable {
 
     /// Whether a balancer may pick this endpoint now.
     var isAvailable: Bool {
-        !removed.load(ordering: .relaxed)
+        !removed.load(ordering: .relaxed) && ejectedUntil.load(ordering: .relaxed) == 0 && healthy.load(ordering: .relaxed)
     }
 
-    /// The state shown by the admin API.
+    var latencyEstimateMilliseconds: Double {
+        Double(latencyMicroseconds.load(ordering: .relaxed)) / 1000
+    }
+
+    var isEjected: Bool { ejectedUntil.load(ordering: .relaxed) != 0 }
+
+    /// The state shown by the admin API: `draining`, `ejected`, `unhealthy` or `healthy`.
     var stateName: String {
-        removed.load(ordering: .relaxed) ? "draining" : "healthy"
+        if removed.load(ordering: .relaxed) { return "draining" }
+        if isEjected { return "ejected" }
+        if !healthy.load(ordering: .relaxed) { return "unhealthy" }
+        return "healthy"
     }
 }

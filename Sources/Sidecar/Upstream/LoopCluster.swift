@@ -9,14 +9,25 @@ final class LoopCluster {
     /// Endpoints removed by a push that still have requests or connections on this loop.
     private var draining: [LoopEndpoint] = []
     private(set) var version = 0
+    /// The shared endpoints of the current list (outlier detection's percentage cap counts them).
+    private(set) var memberEndpoints: [Endpoint] = []
     private var balancer = SmoothWeightedRoundRobin()
+    let retryPolicy: RetryPolicy
+    /// This loop's share of the cluster's retry budget.
+    var retryBudget: RetryBudget
     private let connector: UpstreamConnector
     private let idleTimeout: TimeAmount
     private var sweepTask: RepeatedTask?
 
-    init(cluster: Cluster, eventLoop: EventLoop, secureChannel: UpstreamConnector.SecureChannel?) {
+    init(cluster: Cluster, eventLoop: EventLoop, loopCount: Int, secureChannel: UpstreamConnector.SecureChannel?) {
         self.cluster = cluster
         self.eventLoop = eventLoop
+        let retries = cluster.config.retries
+        self.retryPolicy = cluster.isLocalApp ? .none : RetryPolicy(retries)
+        self.retryBudget = RetryBudget(
+            ratio: retries.budget.ratio,
+            minRetriesPerSecond: Double(retries.budget.minRetriesPerSecond) / Double(max(1, loopCount))
+        )
         self.idleTimeout = cluster.config.timeouts.idle
         self.connector = UpstreamConnector(
             eventLoop: eventLoop,
@@ -59,6 +70,7 @@ final class LoopCluster {
             if removed.openConnections > 0 { draining.append(removed) }
         }
         endpoints = next
+        memberEndpoints = set.endpoints
         version = set.version
     }
 
@@ -67,13 +79,13 @@ final class LoopCluster {
         balancer.pick(endpoints, avoid: avoid)
     }
 
-    /// An idle pooled connection to `loopEndpoint`, or a new one.
+    /// A new connection to `loopEndpoint` (the caller holds a `connections` slot of the circuit
+    /// breaker, given back when the connection closes).
     func connection(to loopEndpoint: LoopEndpoint) -> EventLoopFuture<HTTP1UpstreamConnection> {
-        if let pooled = loopEndpoint.takeIdleConnection(now: .now(), idleTimeout: idleTimeout) {
-            return eventLoop.makeSucceededFuture(pooled)
-        }
         loopEndpoint.openConnections += 1
+        let breaker = cluster.circuitBreaker
         return connector.connect(loopEndpoint) { [weak self, unowned loopEndpoint] closed in
+            breaker.release(.connections)
             loopEndpoint.openConnections -= 1
             if let index = loopEndpoint.idleConnections.firstIndex(where: { $0 === closed }) {
                 loopEndpoint.idleConnections.remove(at: index)
