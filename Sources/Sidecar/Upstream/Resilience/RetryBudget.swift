@@ -2,8 +2,8 @@
 /// over a sliding window of `windowSeconds`, retries may add at most `ratio` × the requests in
 /// the window plus `minRetriesPerSecond` × the window.
 ///
-/// The window is a ring of one-second buckets, so recording costs two integer writes and no
-/// allocation. One budget lives per cluster per event loop (no lock); the runtime gives each loop
+/// The window is a ring of 100 ms buckets (so a retry leaves the window 10 s after it was taken,
+/// give or take 0.1 s); recording a request costs one integer write and no allocation. One budget lives per cluster per event loop (no lock); the runtime gives each loop
 /// an equal share of `minRetriesPerSecond`, so the loops together allow exactly the configured
 /// rate. Time is passed in (nanoseconds on any monotonic clock), which keeps it deterministic in tests.
 struct RetryBudget {
@@ -11,18 +11,21 @@ struct RetryBudget {
     let minRetriesPerSecond: Double
     let windowSeconds: Int
 
+    private static let bucketNanoseconds: Int64 = 100_000_000
+    private let bucketCount: Int
     private var requests: [Int]
     private var retries: [Int]
-    /// The second each bucket currently holds (bucket index = second % windowSeconds).
-    private var bucketSecond: [Int64]
+    /// The tick (100 ms period) each bucket currently holds (bucket index = tick % bucketCount).
+    private var bucketTick: [Int64]
 
     init(ratio: Double, minRetriesPerSecond: Double, windowSeconds: Int = 10) {
         self.ratio = ratio
         self.minRetriesPerSecond = minRetriesPerSecond
         self.windowSeconds = max(1, windowSeconds)
-        requests = Array(repeating: 0, count: self.windowSeconds)
-        retries = Array(repeating: 0, count: self.windowSeconds)
-        bucketSecond = Array(repeating: Int64.min, count: self.windowSeconds)
+        bucketCount = self.windowSeconds * 10
+        requests = Array(repeating: 0, count: bucketCount)
+        retries = Array(repeating: 0, count: bucketCount)
+        bucketTick = Array(repeating: Int64.min, count: bucketCount)
     }
 
     /// A new request arrived (its first attempt): it earns the budget `ratio` retries.
@@ -43,10 +46,10 @@ struct RetryBudget {
 
     /// Requests and retries recorded in the window ending now.
     func totals(nowNanoseconds: Int64) -> (requests: Int, retries: Int) {
-        let second = nowNanoseconds / 1_000_000_000
+        let tick = nowNanoseconds / Self.bucketNanoseconds
         var requestSum = 0
         var retrySum = 0
-        for index in 0..<windowSeconds where bucketSecond[index] > second - Int64(windowSeconds) && bucketSecond[index] <= second {
+        for index in 0..<bucketCount where bucketTick[index] > tick - Int64(bucketCount) && bucketTick[index] <= tick {
             requestSum += requests[index]
             retrySum += retries[index]
         }
@@ -54,10 +57,11 @@ struct RetryBudget {
     }
 
     private mutating func bucket(for nowNanoseconds: Int64) -> Int {
-        let second = nowNanoseconds / 1_000_000_000
-        let index = Int(((second % Int64(windowSeconds)) + Int64(windowSeconds)) % Int64(windowSeconds))
-        if bucketSecond[index] != second {
-            bucketSecond[index] = second
+        let tick = nowNanoseconds / Self.bucketNanoseconds
+        let count = Int64(bucketCount)
+        let index = Int(((tick % count) + count) % count)
+        if bucketTick[index] != tick {
+            bucketTick[index] = tick
             requests[index] = 0
             retries[index] = 0
         }
