@@ -187,7 +187,7 @@ public final class SidecarRuntime: Sendable {
 extension SidecarRuntime {
     /// The effective configuration as JSON (`GET /v1/config`).
     func configJSON() -> [UInt8] {
-        Array("{}".utf8)
+        config.jsonData()
     }
 
     /// Prometheus text (`GET /metrics`).
