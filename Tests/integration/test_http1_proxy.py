@@ -186,3 +186,26 @@ def test_access_log_line_per_request(backend, start_sidecar):
     assert inbound["listener"] == "public"
     # Exactly one line per request, every line JSON.
     assert len(sidecar.access_log()) == len(sidecar.stdout_lines) == 2
+
+
+def test_hop_by_hop_response_headers_removed(start_sidecar):
+    from harness import RawBackend, read_http_request
+
+    def behaviour(conn):
+        while read_http_request(conn) is not None:
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\n"
+                b"Keep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\nX-End: kept\r\n\r\nok"
+            )
+
+    raw = RawBackend(behaviour)
+    try:
+        sidecar = start_sidecar(basic_config(raw.address))
+        resp, data = get(sidecar.outbound_port(), "/", headers={"Host": "backend"})
+        assert resp.status == 200 and data == b"ok"
+        for name in ("x-hop", "keep-alive", "proxy-connection"):
+            assert resp.getheader(name) is None, name
+        assert "x-hop" not in (resp.getheader("connection") or "").lower()
+        assert resp.getheader("x-end") == "kept"
+    finally:
+        raw.close()

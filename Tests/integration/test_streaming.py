@@ -197,3 +197,80 @@ def test_slow_reader_backpressure_reaches_the_backend(payload):
     finally:
         sidecar.stop()
         backend.close()
+
+
+def test_slow_backend_backpressure_reaches_the_uploader(payload):
+    data, digest = payload
+    gate = threading.Event()
+    result = {}
+
+    def behaviour(conn):
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += conn.recv(4096)
+        head, _, body = head.partition(b"\r\n\r\n")
+        hasher = hashlib.sha256(body)
+        got = len(body)
+        until = time.monotonic() + 1.5
+        while time.monotonic() < until:  # a slow application reading 16 KiB every 10 ms
+            piece = conn.recv(16 * 1024)
+            hasher.update(piece)
+            got += len(piece)
+            time.sleep(0.01)
+        gate.wait(20)  # then it stops reading until the test has looked
+        while got < SIZE:
+            piece = conn.recv(MiB)
+            if not piece:
+                break
+            hasher.update(piece)
+            got += len(piece)
+        result.update(sha256=hasher.hexdigest(), length=got)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    backend = RawBackend(behaviour)
+    sidecar = Sidecar(streaming_config(backend.address))
+    client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        baseline = sidecar.hwm_kib()
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)
+        client.connect(("127.0.0.1", sidecar.outbound_port()))
+        client.settimeout(60)
+        sent = [0]
+
+        def send():
+            client.sendall(b"POST /up HTTP/1.1\r\nHost: backend\r\nContent-Length: %d\r\n\r\n" % SIZE)
+            view = memoryview(data)
+            for offset in range(0, SIZE, PIECE):
+                client.sendall(view[offset:offset + PIECE])
+                sent[0] = offset + PIECE
+
+        sender = threading.Thread(target=send, daemon=True)
+        sender.start()
+        last = [sent[0], time.monotonic()]
+
+        def stalled():
+            now = time.monotonic()
+            if sent[0] != last[0]:
+                last[:] = [sent[0], now]
+                return False
+            return now - last[1] >= 0.5 and sent[0] > 0
+
+        wait_until(stalled, timeout=15, interval=0.05, message="the uploader to be blocked by backpressure")
+        assert sent[0] < SIZE * 0.6, f"the client pushed {sent[0] / MiB:.1f} MiB into a stalled backend"
+        growth = sidecar.rss_kib() - baseline
+        assert growth < MAX_GROWTH_KIB, f"RSS grew by {growth} KiB while the backend was slow"
+        gate.set()
+        sender.join(timeout=30)
+        response = b""
+        while b"ok" not in response:
+            piece = client.recv(4096)
+            if not piece:
+                break
+            response += piece
+        assert response.startswith(b"HTTP/1.1 200"), response
+        assert result == {"sha256": digest, "length": SIZE}
+    finally:
+        gate.set()
+        client.close()
+        sidecar.stop()
+        backend.close()
