@@ -363,3 +363,68 @@ def scrape(sidecar):
 def metric(samples, name, **labels):
     """The value of one sample (0 when absent)."""
     return samples.get((name, frozenset(labels.items())), 0.0)
+
+def raw_exchange(port, data, timeout=5.0):
+    """Sends raw bytes; returns (everything answered, closed_by_server) once the server closes the
+    connection or `timeout` passes without it closing."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        s.sendall(data)
+    except OSError:
+        pass
+    out = b""
+    closed = False
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            s.settimeout(max(0.01, deadline - time.monotonic()))
+            chunk = s.recv(65536)
+            if not chunk:
+                closed = True
+                break
+            out += chunk
+    except socket.timeout:
+        pass
+    except ConnectionResetError:
+        closed = True
+    s.close()
+    return out, closed
+
+
+def parse_response_head(data):
+    """Splits raw response bytes into (status, {lowercased header: value}, rest)."""
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ")[1])
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    return status, headers, rest
+
+
+def read_until(sock, marker, timeout=5.0):
+    """Reads from `sock` until `marker` has arrived (or the peer closes); returns all bytes read."""
+    sock.settimeout(timeout)
+    data = b""
+    while marker not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def decode_chunked(body):
+    """Decodes a complete chunked body; returns (payload, [trailer lines])."""
+    payload = b""
+    rest = body
+    while True:
+        line, _, rest = rest.partition(b"\r\n")
+        size = int(line.split(b";")[0], 16)
+        if size == 0:
+            break
+        payload += rest[:size]
+        rest = rest[size + 2:]
+    trailers = [t for t in rest.split(b"\r\n") if t]
+    return payload, trailers

@@ -28,6 +28,8 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
     private var readingPaused = false
     private var pendingRead = false
     private var responseIsChunked = false
+    /// Whether the current request's response head was written (a 400 can no longer be sent).
+    private var responseHeadSent = false
     private var lastActivity = NIODeadline.now()
     private var idleTask: RepeatedTask?
     private var closing = false
@@ -83,6 +85,7 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
         requestVersion = head.version
         keepAlive = head.isKeepAlive
         discardingRequest = false
+        responseHeadSent = false
         let framing: HTTP1RequestValidator.BodyFraming
         switch HTTP1RequestValidator.validate(head, maxUriBytes: listener.limits.maxUriBytes) {
         case .success(let value):
@@ -157,6 +160,11 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
             // A malformed request: answer 400 unless a response is already on its way, then close.
             if exchange == nil {
                 writeResponseAndClose(LocalResponse(flag: .downstreamProtocolError, grpc: false, requestID: nil))
+            } else if !responseHeadSent, let exchange {
+                // Malformed body (e.g. a bad chunk size): abandon the upstream attempt, answer 400.
+                keepAlive = false
+                discardingRequest = true
+                exchange.respondLocally(.downstreamProtocolError)
             } else {
                 keepAlive = false
                 exchange?.downstreamClosed()
@@ -208,6 +216,7 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
     func sendResponseHead(_ head: HTTPResponseHead) {
         guard let context else { return }
         lastActivity = .now()
+        responseHeadSent = true
         var head = head
         head.version = requestVersion.minor == 0 ? .http1_0 : .http1_1
         let bodyAllowed = requestMethod != .HEAD && head.status.code >= 200 && head.status.code != 204 && head.status.code != 304

@@ -35,6 +35,8 @@ final class ProxyExchange: UpstreamStreamDelegate {
     private var requestEndSent = false
     private var requestTrailers: HTTPHeaders?
     private var downstreamPaused = false
+    /// True while `flushBody` runs: a write can re-enter it through a writability change.
+    private var flushingBody = false
 
     // Current attempt.
     private var attempt = 0
@@ -257,6 +259,12 @@ final class ProxyExchange: UpstreamStreamDelegate {
 
     /// Sends what the current attempt has not sent yet, and applies backpressure to the downstream.
     private func flushBody() {
+        // NIO reports writability changes synchronously from inside write and flush; a nested
+        // call would send chunks the outer loop has not counted yet (or cut into a chunk's
+        // framing). The outer call finishes the work and re-reads writability at its end.
+        guard !flushingBody else { return }
+        flushingBody = true
+        defer { flushingBody = false }
         if let upstream, upstreamHeadSent {
             while bodyChunksSent < bodyChunks.count {
                 let chunk = bodyChunks[bodyChunksSent]

@@ -18,6 +18,10 @@ public enum SidecarProcess {
             printError("sidecar: \(error)")
             return 2
         }
+        // Trap signals before anything is bound or reported ready: a SIGTERM that arrives as soon
+        // as the listeners are up must drain, not kill the process. Signals are buffered until the
+        // loop below reads them.
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint, .sighup)
         do {
             try await runtime.start()
         } catch {
@@ -31,7 +35,6 @@ public enum SidecarProcess {
         }
         logger.info("sidecar ready", metadata: ["service": "\(config.service)", "workers": "\(workers)"])
 
-        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint, .sighup)
         let signalTask = Task {
             for await signal in signals {
                 switch signal {
