@@ -24,12 +24,14 @@ final class RetryBudgetTests: XCTestCase {
         for _ in 0..<100 { budget.recordRequest(nowNanoseconds: 0) }
         for _ in 0..<50 { XCTAssertTrue(budget.tryWithdraw(nowNanoseconds: second)) }
         XCTAssertFalse(budget.tryWithdraw(nowNanoseconds: 9 * second), "still inside the 10 s window")
-        // 10 s later the requests of second 0 and the retries of second 1 have left the window.
-        XCTAssertEqual(budget.totals(nowNanoseconds: 11 * second).requests, 0)
-        XCTAssertEqual(budget.totals(nowNanoseconds: 11 * second).retries, 0)
-        XCTAssertFalse(budget.tryWithdraw(nowNanoseconds: 11 * second), "no requests in the window: nothing earned")
-        for _ in 0..<10 { budget.recordRequest(nowNanoseconds: 11 * second) }
-        XCTAssertEqual((0..<10).filter { _ in budget.tryWithdraw(nowNanoseconds: 11 * second) }.count, 5)
+        // A retry stays counted for at least 10 s (at most 10.1 s).
+        XCTAssertEqual(budget.totals(nowNanoseconds: 11 * second).retries, 50, "taken at 1 s, still in the window at 11 s")
+        let later = 11 * second + second / 5
+        XCTAssertEqual(budget.totals(nowNanoseconds: later).requests, 0)
+        XCTAssertEqual(budget.totals(nowNanoseconds: later).retries, 0)
+        XCTAssertFalse(budget.tryWithdraw(nowNanoseconds: later), "no requests in the window: nothing earned")
+        for _ in 0..<10 { budget.recordRequest(nowNanoseconds: later) }
+        XCTAssertEqual((0..<10).filter { _ in budget.tryWithdraw(nowNanoseconds: later) }.count, 5)
     }
 
     func testRetriesNeverExceedRatioTimesRequestsPlusMinimumInAnyWindow() {

@@ -2,8 +2,8 @@
 /// over a sliding window of `windowSeconds`, retries may add at most `ratio` × the requests in
 /// the window plus `minRetriesPerSecond` × the window.
 ///
-/// The window is a ring of 100 ms buckets (so a retry leaves the window 10 s after it was taken,
-/// give or take 0.1 s); recording a request costs one integer write and no allocation. One budget lives per cluster per event loop (no lock); the runtime gives each loop
+/// The window is a ring of 100 ms buckets (a retry leaves the window 10 to 10.1 s after it was
+/// taken); recording a request costs one integer write and no allocation. One budget lives per cluster per event loop (no lock); the runtime gives each loop
 /// an equal share of `minRetriesPerSecond`, so the loops together allow exactly the configured
 /// rate. Time is passed in (nanoseconds on any monotonic clock), which keeps it deterministic in tests.
 struct RetryBudget {
@@ -22,7 +22,9 @@ struct RetryBudget {
         self.ratio = ratio
         self.minRetriesPerSecond = minRetriesPerSecond
         self.windowSeconds = max(1, windowSeconds)
-        bucketCount = self.windowSeconds * 10
+        // One bucket more than the window: the oldest bucket is partly outside it, so a retry
+        // stays counted for at least the full window (never less), keeping the bound strict.
+        bucketCount = self.windowSeconds * 10 + 1
         requests = Array(repeating: 0, count: bucketCount)
         retries = Array(repeating: 0, count: bucketCount)
         bucketTick = Array(repeating: Int64.min, count: bucketCount)
