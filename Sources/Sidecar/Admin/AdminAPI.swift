@@ -81,17 +81,12 @@ struct AdminAPI: Sendable {
         case .failure(let error):
             return eventLoop.makeSucceededFuture(.json(.badRequest, Self.encode(["error": error.message])))
         }
-        return runtime.clusterManager.replaceEndpoints(
-            cluster: name,
-            version: push.version,
-            endpoints: push.endpoints,
-            workers: runtime.workers,
-            on: eventLoop
-        ).map { set in
+        let update = EndpointUpdate(cluster: name, version: push.version, endpoints: push.endpoints)
+        return runtime.clusterManager.apply(update, on: eventLoop).map { set in
             runtime.controlMetrics.endpointPushes.increment()
             return AdminResponse.json(.ok, Self.encode(["cluster": name, "version": set.version, "endpoints": set.endpoints.count]))
         }.flatMapErrorThrowing { error in
-            switch error as? ClusterManager.PushError {
+            switch error as? EndpointUpdateError {
             case .staleVersion(let current):
                 return .json(.conflict, Self.encode(["error": "version \(push.version) is not greater than the current version \(current)", "currentVersion": current]))
             case .unknownCluster:

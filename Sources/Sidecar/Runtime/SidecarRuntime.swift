@@ -26,6 +26,7 @@ public final class SidecarRuntime: Sendable {
     private struct State {
         var listenerChannels: [Channel] = []
         var timers: [RepeatedTask] = []
+        var healthCheckers: [HealthChecker] = []
         var adminChannel: Channel?
         var boundAddresses: [(name: String, address: SocketAddress)] = []
         var ready = false
@@ -66,6 +67,7 @@ public final class SidecarRuntime: Sendable {
             workers.append(box)
         }
         self.workers = workers
+        clusterManager.setWorkers(workers)
 
         if let identityConfig = config.identity, config.needsIdentity {
             let allWorkers = workers
@@ -132,6 +134,7 @@ public final class SidecarRuntime: Sendable {
         }
         identityReloader?.start(on: group.any())
         startOutlierSweeps()
+        startHealthChecks()
         state.withLockedValue { $0.ready = true }
     }
 
@@ -148,6 +151,18 @@ public final class SidecarRuntime: Sendable {
             })
         }
         state.withLockedValue { $0.timers.append(contentsOf: timers) }
+    }
+
+    /// One checker per cluster with `healthCheck`, each on one worker loop (spread round robin).
+    private func startHealthChecks() {
+        var checkers: [HealthChecker] = []
+        for (index, cluster) in clusterManager.publicClusters.enumerated() {
+            guard let config = cluster.config.healthCheck else { continue }
+            let checker = HealthChecker(cluster: cluster, config: config, worker: workers[index % workers.count], logger: logger)
+            checker.start()
+            checkers.append(checker)
+        }
+        state.withLockedValue { $0.healthCheckers = checkers }
     }
 
     private func record(name: String, channel: Channel, isAdmin: Bool) {
@@ -191,6 +206,7 @@ public final class SidecarRuntime: Sendable {
     private func finishStopping() {
         identityReloader?.stop()
         for timer in state.withLockedValue({ $0.timers }) { timer.cancel() }
+        for checker in state.withLockedValue({ $0.healthCheckers }) { checker.stop() }
         let futures = workers.map { worker in
             worker.context.eventLoop.submit {
                 worker.context.connections.closeAll()

@@ -1,11 +1,14 @@
+import NIOConcurrencyHelpers
 import NIOCore
 
 /// All clusters of the process (the configured ones plus one per inbound listener for its local
 /// application), and the one way to change a cluster's endpoints: build the new set, then install
 /// it on every event loop, answering once all of them run with it.
-final class ClusterManager: Sendable {
+final class ClusterManager: EndpointRegistry {
     let clusters: [Cluster]
     private let byName: [String: Cluster]
+    /// Every event loop's worker, set once the workers exist (before any update can arrive).
+    private let workerList = NIOLockedValueBox<[WorkerContextBox]>([])
 
     init(config: SidecarConfig) {
         var clusters: [Cluster] = []
@@ -46,24 +49,18 @@ final class ClusterManager: Sendable {
         clusters.first { $0.isLocalApp && $0.name == "inbound|\(listener.name)" }?.index
     }
 
-    enum PushError: Error, Equatable {
-        case unknownCluster
-        case staleVersion(current: Int)
+    func setWorkers(_ workers: [WorkerContextBox]) {
+        workerList.withLockedValue { $0 = workers }
     }
 
-    /// Replaces `name`'s endpoints with `endpoints` at `version`, then installs the new set on every
+    /// Replaces the cluster's endpoints with the update's list, then installs the new set on every
     /// worker loop. The future completes once every loop balances over the new list.
-    func replaceEndpoints(
-        cluster name: String,
-        version: Int,
-        endpoints: [EndpointConfig],
-        workers: [WorkerContextBox],
-        on eventLoop: EventLoop
-    ) -> EventLoopFuture<EndpointSet> {
-        guard let cluster = byName[name] else { return eventLoop.makeFailedFuture(PushError.unknownCluster) }
-        guard let (old, new) = cluster.makeNextSet(version: version, endpoints: endpoints) else {
-            return eventLoop.makeFailedFuture(PushError.staleVersion(current: cluster.endpointSet.version))
+    func apply(_ update: EndpointUpdate, on eventLoop: EventLoop) -> EventLoopFuture<EndpointSet> {
+        guard let cluster = byName[update.cluster] else { return eventLoop.makeFailedFuture(EndpointUpdateError.unknownCluster) }
+        guard let (old, new) = cluster.makeNextSet(version: update.version, endpoints: update.endpoints) else {
+            return eventLoop.makeFailedFuture(EndpointUpdateError.staleVersion(current: cluster.endpointSet.version))
         }
+        let workers = workerList.withLockedValue { $0 }
         let stayed = Set(new.endpoints.map { ObjectIdentifier($0) })
         for endpoint in old.endpoints where !stayed.contains(ObjectIdentifier(endpoint)) {
             endpoint.removed.store(true, ordering: .relaxed)
