@@ -31,7 +31,7 @@ ROOT = os.path.dirname(BENCH)
 sys.path.insert(0, BENCH)
 
 from peers import PEERS, Context, PeerError, make_certs  # noqa: E402
-from peers.common import CLK_TCK, free_port, stop_all  # noqa: E402
+from peers.common import CLK_TCK, _pdeathsig, free_port, stop_all  # noqa: E402
 from peers.nginx import start_backend  # noqa: E402
 
 # The backend's answer: exactly 100 bytes of body.
@@ -123,7 +123,7 @@ def seconds(text):
 
 def run_wrk(port, connections, duration):
     argv = ["wrk", "-t1", f"-c{connections}", f"-d{duration}", "--latency", f"http://127.0.0.1:{port}/"]
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=seconds(duration) + 60)
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=seconds(duration) + 60, preexec_fn=_pdeathsig)
     out = r.stdout
     res = {"argv": " ".join(argv), "rps": None, "p50_ms": None, "p99_ms": None, "requests": 0, "errors": 0}
     if r.returncode != 0:
@@ -150,7 +150,7 @@ def run_h2load(port, n, clients, streams):
             "--connection-inactivity-timeout=5", f"http://127.0.0.1:{port}/"]
     res = {"argv": " ".join(argv), "rps": None}
     try:
-        r = subprocess.run(argv, capture_output=True, text=True, timeout=180)
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=180, preexec_fn=_pdeathsig)
     except subprocess.TimeoutExpired:
         res["failure"] = "h2load timed out"
         return res
@@ -198,7 +198,7 @@ def curl_inbound(port, certs, cert=None, key=None):
     if r.returncode != 0:
         reason = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ""
         reason = reason.split("routines::")[-1].split(", errno")[0].replace("curl: ", "")
-        return False, f"refused in TLS: curl exit {r.returncode}, {reason[:60]}"
+        return False, f"refused: curl exit {r.returncode}, {reason[:60]}"
     return code == "200", f"HTTP {code}"
 
 
@@ -452,6 +452,7 @@ def main():
     args = parse_args()
     args.envoy_bin = find_envoy(args.envoy_bin)
     check_tools(args)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored (`cmd &`)
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGHUP, _terminate)
     started = datetime.datetime.now(datetime.timezone.utc)
