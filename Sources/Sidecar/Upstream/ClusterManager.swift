@@ -62,15 +62,17 @@ final class ClusterManager: EndpointRegistry {
         }
         let workers = workerList.withLockedValue { $0 }
         let stayed = Set(new.endpoints.map { ObjectIdentifier($0) })
-        for endpoint in old.endpoints where !stayed.contains(ObjectIdentifier(endpoint)) {
-            endpoint.removed.store(true, ordering: .relaxed)
-        }
-        let installs = workers.map { box -> EventLoopFuture<Void> in
-            let worker = box
-            return worker.context.eventLoop.submit {
+        let gone = old.endpoints.filter { !stayed.contains(ObjectIdentifier($0)) }
+        let installs = workers.map { worker -> EventLoopFuture<Void> in
+            worker.context.eventLoop.submit {
                 worker.context.clusters[cluster.index].install(new)
             }
         }
-        return EventLoopFuture.andAllSucceed(installs, on: eventLoop).map { new }
+        // Only once every loop balances over the new list are the removed endpoints marked as
+        // draining: until then a loop still on the old list may pick them (and must find one).
+        return EventLoopFuture.andAllSucceed(installs, on: eventLoop).map {
+            for endpoint in gone { endpoint.removed.store(true, ordering: .relaxed) }
+            return new
+        }
     }
 }
