@@ -69,6 +69,9 @@ final class DownstreamTLSHandshakeHandler: ChannelInboundHandler, RemovableChann
             done = true
             worker.metrics.tlsHandshake(direction: .inbound, success: false)
             worker.logger.debug("inbound TLS handshake failed", metadata: ["listener": "\(listener.name)", "error": "\(error)"])
+            // The TLS handler closes the connection itself once its alert (e.g. "certificate
+            // required") is written, so the client learns why; closing here would cut it off.
+            return
         }
         context.close(promise: nil)
     }
