@@ -46,6 +46,13 @@ demo: deps
 	$(SWIFT) build --product sidecar
 	$(SIDECAR_BIN) demo
 
+# Regenerates the development-only mesh CA and workload certificates in certs/ (see certs/README.md).
+certs: deps
+	$(SWIFT) build --product sidecar
+	rm -f certs/*.pem
+	$(SIDECAR_BIN) certs init --dir certs --trust-domain mesh.local
+	for name in orders payments ledger frontend; do $(SIDECAR_BIN) certs issue --dir certs --name $$name --days 3650; done
+
 clean:
 	rm -rf .build $(VENV)
 
