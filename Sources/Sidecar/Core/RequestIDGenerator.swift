@@ -1,28 +1,13 @@
 /// Makes `x-request-id` values: random version-4 UUIDs in their usual text form.
 ///
 /// One generator lives on each event loop (it is not thread-safe), so making an id takes no lock
-/// and draws from a fast xoshiro256** stream seeded from the system's random source.
+/// and draws from a fast xoshiro256** stream (`FastRandom`) seeded from the system's random source.
 struct RequestIDGenerator {
-    private var state: (UInt64, UInt64, UInt64, UInt64)
+    private var random = FastRandom()
 
-    init() {
-        var seed = SystemRandomNumberGenerator()
-        state = (seed.next(), seed.next(), seed.next(), seed.next() | 1)
-    }
+    init() {}
 
-    mutating func nextUInt64() -> UInt64 {
-        let result = rotl(state.1 &* 5, 7) &* 9
-        let t = state.1 << 17
-        state.2 ^= state.0
-        state.3 ^= state.1
-        state.1 ^= state.2
-        state.0 ^= state.3
-        state.2 ^= t
-        state.3 = rotl(state.3, 45)
-        return result
-    }
-
-    private func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
+    mutating func nextUInt64() -> UInt64 { random.next() }
 
     /// A new UUID string such as `3f2c1e8a-9b7d-4c2e-8f1a-0b9c8d7e6f5a`.
     mutating func next() -> String {

@@ -193,7 +193,7 @@ final class ProxyExchange: UpstreamStreamDelegate {
 
     private func startAttempt(avoid: Endpoint?) {
         guard !finished, let cluster else { return }
-        guard let loopEndpoint = cluster.pickEndpoint(avoid: avoid) else {
+        guard let loopEndpoint = cluster.pickEndpoint(avoid: avoid, hashKey: cluster.hashKey(in: upstreamHead.headers)) else {
             respondLocally(.noHealthyUpstream)
             return
         }

@@ -1,4 +1,5 @@
 import NIOCore
+import NIOHTTP1
 
 /// One event loop's view of a cluster: the endpoint list it balances over, the balancer's state
 /// and the pooled connections. Only touched on its event loop, so the data path takes no lock.
@@ -11,7 +12,9 @@ final class LoopCluster {
     private(set) var version = 0
     /// The shared endpoints of the current list (outlier detection's percentage cap counts them).
     private(set) var memberEndpoints: [Endpoint] = []
-    private var balancer = SmoothWeightedRoundRobin()
+    private var balancer: AnyLoadBalancer
+    /// The request header whose value is the hash key, when the policy hashes (ring hash, Maglev).
+    let hashKeyHeader: String?
     let retryPolicy: RetryPolicy
     /// This loop's share of the cluster's retry budget.
     var retryBudget: RetryBudget
@@ -29,6 +32,8 @@ final class LoopCluster {
             minRetriesPerSecond: Double(retries.budget.minRetriesPerSecond) / Double(max(1, loopCount))
         )
         self.idleTimeout = cluster.config.timeouts.idle
+        self.balancer = AnyLoadBalancer(cluster.config.loadBalancing)
+        self.hashKeyHeader = balancer.usesHashKey ? cluster.config.loadBalancing.hashOnHeader : nil
         self.connector = UpstreamConnector(
             eventLoop: eventLoop,
             connectTimeout: cluster.config.timeouts.connect,
@@ -74,9 +79,25 @@ final class LoopCluster {
         version = set.version
     }
 
-    /// Picks the endpoint for an attempt, avoiding `avoid` when another is available.
-    func pickEndpoint(avoid: Endpoint?) -> LoopEndpoint? {
-        balancer.pick(endpoints, avoid: avoid)
+    /// Whether picks need the request's hash key (`hashKey(in:)`).
+    var needsHashKey: Bool { hashKeyHeader != nil }
+
+    /// The request's hash key: the value of the `hashOn` header when the policy hashes, else nil
+    /// without looking at the headers.
+    func hashKey(in headers: HTTPHeaders) -> Substring? {
+        guard let hashKeyHeader, let value = headers.first(name: hashKeyHeader) else { return nil }
+        return Substring(value)
+    }
+
+    /// Picks the endpoint for an attempt, avoiding `avoid` when another is available. `hashKey`
+    /// is used by ring hash and Maglev (a random pick without one).
+    func pickEndpoint(avoid: Endpoint?, hashKey: Substring? = nil) -> LoopEndpoint? {
+        balancer.pick(endpoints, avoid: avoid, hashKey: hashKey)
+    }
+
+    /// Reports a response's latency (attempt start to response head) to a latency-aware balancer.
+    func observeLatency(of loopEndpoint: LoopEndpoint, latencyNanoseconds: UInt64, nowNanoseconds: UInt64) {
+        balancer.observe(endpoint: loopEndpoint, latencyNanoseconds: latencyNanoseconds, nowNanoseconds: nowNanoseconds)
     }
 
     /// A new connection to `loopEndpoint` (the caller holds a `connections` slot of the circuit

@@ -11,6 +11,10 @@ final class LoopEndpoint {
     var openConnections = 0
     /// Smooth weighted round robin's running weight.
     var currentWeight = 0
+    /// Peak EWMA's latency estimate on this loop (nil until the first response), and when it was
+    /// last updated (monotonic nanoseconds).
+    var latencyEstimateNanoseconds: Double?
+    var latencyObservedAtNanoseconds: UInt64 = 0
     /// False once a push removed the endpoint: it drains (in-flight requests finish) and then goes.
     var isMember = true
 

@@ -2,7 +2,7 @@
 /// running weight, takes the largest, and subtracts the total from the winner. Weights 5:1:1 give
 /// `a a b a c a a`, never a burst of one endpoint's share.
 struct SmoothWeightedRoundRobin: LoadBalancer {
-    mutating func pick(_ endpoints: [LoopEndpoint], avoid: Endpoint?) -> LoopEndpoint? {
+    mutating func pick(_ endpoints: [LoopEndpoint], avoid: Endpoint?, hashKey: Substring?) -> LoopEndpoint? {
         if let choice = pickOnce(endpoints, avoid: avoid) { return choice }
         return avoid == nil ? nil : pickOnce(endpoints, avoid: nil)
     }
@@ -10,7 +10,7 @@ struct SmoothWeightedRoundRobin: LoadBalancer {
     private func pickOnce(_ endpoints: [LoopEndpoint], avoid: Endpoint?) -> LoopEndpoint? {
         var best: LoopEndpoint?
         var total = 0
-        for candidate in endpoints where candidate.isMember && candidate.endpoint.isAvailable && candidate.endpoint !== avoid {
+        for candidate in endpoints where candidate.isEligible(avoiding: avoid) {
             let weight = candidate.endpoint.weight
             candidate.currentWeight += weight
             total += weight
