@@ -115,3 +115,80 @@ def test_endpoint_churn_under_load_fails_no_request(start_sidecar):
     finally:
         for b in backends:
             b.close()
+
+
+def test_weights_one_to_three_split_within_five_percent(start_sidecar):
+    a = HTTPBackend(lambda req: (200, {}, b"a"))
+    b = HTTPBackend(lambda req: (200, {}, b"b"))
+    try:
+        sidecar = start_sidecar(lb_config([{"address": a.address, "weight": 1}, {"address": b.address, "weight": 3}]))
+        client = KeepAliveClient(sidecar.outbound_port())
+        for _ in range(4000):
+            assert client.get()[0] == 200
+        share = len(b.requests) / 4000
+        assert abs(share - 0.75) <= 0.05, share
+    finally:
+        a.close()
+        b.close()
+
+
+def _slow_endpoint_share(start_sidecar, policy):
+    import time as _time
+
+    def slow(req):
+        _time.sleep(0.05)
+        return 200, {}, b"slow"
+
+    fast = [HTTPBackend(lambda req: (200, {}, b"fast")) for _ in range(2)]
+    slow_backend = HTTPBackend(slow)
+    try:
+        sidecar = start_sidecar(
+            lb_config(
+                [{"address": fast[0].address}, {"address": slow_backend.address}, {"address": fast[1].address}],
+                loadBalancing={"policy": policy},
+            )
+        )
+        total = [0]
+        lock = threading.Lock()
+
+        def load():
+            client = KeepAliveClient(sidecar.outbound_port())
+            for _ in range(150):
+                assert client.get()[0] == 200
+                with lock:
+                    total[0] += 1
+
+        threads = [threading.Thread(target=load) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return len(slow_backend.requests) / total[0]
+    finally:
+        for backend in fast + [slow_backend]:
+            backend.close()
+
+
+def test_peak_ewma_avoids_the_slow_endpoint(start_sidecar):
+    share = _slow_endpoint_share(start_sidecar, "peak_ewma")
+    assert share < 0.25, share
+
+
+def test_least_request_avoids_the_slow_endpoint(start_sidecar):
+    share = _slow_endpoint_share(start_sidecar, "least_request")
+    assert share < 0.25, share
+
+
+def test_ring_hash_sends_a_key_to_one_endpoint(start_sidecar):
+    backends = [HTTPBackend(lambda req, i=i: (200, {}, f"b{i}".encode())) for i in range(3)]
+    try:
+        sidecar = start_sidecar(
+            lb_config([{"address": b.address} for b in backends], loadBalancing={"policy": "ring_hash", "hashOn": {"header": "x-user-id"}})
+        )
+        client = KeepAliveClient(sidecar.outbound_port())
+        for user in ("alice", "bob", "carol", "dave"):
+            seen = {client.get(headers={"x-user-id": user})[2] for _ in range(10)}
+            assert len(seen) == 1, (user, seen)
+    finally:
+        for b in backends:
+            b.close()

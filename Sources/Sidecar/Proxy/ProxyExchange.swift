@@ -43,6 +43,8 @@ final class ProxyExchange: UpstreamStreamDelegate {
     private var upstream: UpstreamStream?
     private var upstreamEndpoint: LoopEndpoint?
     private var upstreamHeadSent = false
+    /// When the current attempt started (its latency feeds latency-aware balancers).
+    private var attemptStart: NIODeadline = .uptimeNanoseconds(0)
     private var perTryTimer: Scheduled<Void>?
     private var requestTimer: Scheduled<Void>?
     private var backoffTimer: Scheduled<Void>?
@@ -198,6 +200,7 @@ final class ProxyExchange: UpstreamStreamDelegate {
             return
         }
         attempt += 1
+        attemptStart = .now()
         upstreamEndpoint = loopEndpoint
         upstreamHeadSent = false
         requestEndSent = false
@@ -425,6 +428,14 @@ final class ProxyExchange: UpstreamStreamDelegate {
     func upstreamResponseHead(_ head: HTTPResponseHead) {
         guard !finished else { return }
         let status = Int(head.status.code)
+        if let cluster, let loopEndpoint = upstreamEndpoint, cluster.observesLatency {
+            let now = NIODeadline.now()
+            cluster.observeLatency(
+                of: loopEndpoint,
+                latencyNanoseconds: UInt64(max(0, (now - attemptStart).nanoseconds)),
+                nowNanoseconds: now.uptimeNanoseconds
+            )
+        }
         if status >= 500 {
             recordOutlier(status == 502 || status == 503 || status == 504 ? .gatewayError : .serverError)
         } else {

@@ -96,6 +96,10 @@ final class LoopCluster {
     }
 
     /// Reports a response's latency (attempt start to response head) to a latency-aware balancer.
+    /// Whether the balancer uses response latencies (peak EWMA): only then does the exchange
+    /// measure them.
+    var observesLatency: Bool { cluster.config.loadBalancing.policy == .peakEwma }
+
     func observeLatency(of loopEndpoint: LoopEndpoint, latencyNanoseconds: UInt64, nowNanoseconds: UInt64) {
         balancer.observe(endpoint: loopEndpoint, latencyNanoseconds: latencyNanoseconds, nowNanoseconds: nowNanoseconds)
     }
