@@ -243,7 +243,11 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
 
     func sendResponseBody(_ buffer: ByteBuffer) {
         guard let context else { return }
-        context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+    }
+
+    func flush() {
+        context?.flush()
     }
 
     func sendResponseEnd(_ trailers: HTTPHeaders?) {

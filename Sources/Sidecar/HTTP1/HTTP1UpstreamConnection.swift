@@ -80,7 +80,11 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
 
     func sendRequestBody(_ buffer: ByteBuffer) {
         guard let context else { return }
-        context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+    }
+
+    func flush() {
+        context?.flush()
     }
 
     func sendRequestEnd(_ trailers: HTTPHeaders?) {
@@ -166,6 +170,11 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
         } else {
             context.read()
         }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        delegate?.upstreamReadComplete()
+        context.fireChannelReadComplete()
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {

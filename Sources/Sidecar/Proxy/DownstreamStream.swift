@@ -9,7 +9,10 @@ protocol DownstreamStream: AnyObject {
     var isWritable: Bool { get }
     func sendResponseHead(_ head: HTTPResponseHead)
     func sendResponseBody(_ buffer: ByteBuffer)
+    /// Sends the end of the response (and flushes).
     func sendResponseEnd(_ trailers: HTTPHeaders?)
+    /// Pushes written response data to the network (once per upstream read batch).
+    func flush()
     /// Backpressure from the upstream: stop (or resume) reading request data.
     func setRequestReadingPaused(_ paused: Bool)
     /// The exchange cannot finish the response cleanly (it failed after the head was sent):
@@ -17,4 +20,8 @@ protocol DownstreamStream: AnyObject {
     func abort()
     /// The exchange is over (response fully written or aborted); the stream may take the next one.
     func exchangeDidFinish(_ exchange: ProxyExchange)
+}
+
+extension DownstreamStream {
+    func flush() {}
 }

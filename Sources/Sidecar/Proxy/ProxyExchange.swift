@@ -253,11 +253,13 @@ final class ProxyExchange: UpstreamStreamDelegate {
     private func attach(_ connection: HTTP1UpstreamConnection) {
         connection.begin(delegate: self)
         upstream = connection
-        var head = upstreamHead
-        head.headers.replaceOrAdd(name: "x-sidecar-attempt", value: String(attempt))
-        connection.sendRequestHead(head, hasBody: requestHasBody)
+        // Mutated in place: a copy would duplicate every header per attempt.
+        upstreamHead.headers.replaceOrAdd(name: "x-sidecar-attempt", value: attempt == 1 ? "1" : String(attempt))
+        connection.sendRequestHead(upstreamHead, hasBody: requestHasBody)
         upstreamHeadSent = true
         flushBody()
+        // The head goes out now even when no body has arrived yet (the end flushes by itself).
+        if !requestEndSent { connection.flush() }
     }
 
     /// Sends what the current attempt has not sent yet, and applies backpressure to the downstream.
@@ -269,11 +271,13 @@ final class ProxyExchange: UpstreamStreamDelegate {
         flushingBody = true
         defer { flushingBody = false }
         if let upstream, upstreamHeadSent {
+            let sentBefore = bodyChunksSent
             while bodyChunksSent < bodyChunks.count {
                 let chunk = bodyChunks[bodyChunksSent]
                 upstream.sendRequestBody(chunk)
                 bodyChunksSent += 1
             }
+            let wroteBody = bodyChunksSent > sentBefore
             if !bodyReplayable {
                 // Nothing will be replayed: release what has been sent.
                 bodyChunks.removeAll(keepingCapacity: true)
@@ -283,6 +287,8 @@ final class ProxyExchange: UpstreamStreamDelegate {
             if requestComplete, !requestEndSent {
                 requestEndSent = true
                 upstream.sendRequestEnd(requestTrailers)
+            } else if wroteBody {
+                upstream.flush()
             }
         }
         // Pause the downstream while bytes wait for a connection or for the upstream to drain.
@@ -497,6 +503,10 @@ final class ProxyExchange: UpstreamStreamDelegate {
             endAttempt()
             respondLocally(.upstreamProtocolError)
         }
+    }
+
+    func upstreamReadComplete() {
+        if responseStarted { downstream.flush() }
     }
 
     func upstreamWritabilityChanged() {

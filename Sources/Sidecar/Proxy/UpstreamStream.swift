@@ -23,7 +23,11 @@ protocol UpstreamStream: AnyObject {
     /// `hasBody`: the request has a body to follow (the transport frames it, e.g. chunked when no length is known).
     func sendRequestHead(_ head: HTTPRequestHead, hasBody: Bool)
     func sendRequestBody(_ buffer: ByteBuffer)
+    /// Sends the end of the request (and flushes).
     func sendRequestEnd(_ trailers: HTTPHeaders?)
+    /// Pushes written request data to the network. Body writes are not flushed one by one: the
+    /// exchange flushes once per batch, so a small request costs one system call.
+    func flush()
     /// Backpressure from the downstream: stop (or resume) reading response data.
     func setResponseReadingPaused(_ paused: Bool)
     /// Abandons the exchange: the HTTP/1.1 connection is closed, the HTTP/2 stream reset.
@@ -37,4 +41,14 @@ protocol UpstreamStreamDelegate: AnyObject {
     func upstreamResponseEnd(_ trailers: HTTPHeaders?)
     func upstreamFailed(_ failure: UpstreamFailure)
     func upstreamWritabilityChanged()
+    /// The transport finished a read batch: the exchange flushes what it forwarded downstream.
+    func upstreamReadComplete()
+}
+
+extension UpstreamStream {
+    func flush() {}
+}
+
+extension UpstreamStreamDelegate {
+    func upstreamReadComplete() {}
 }
