@@ -1,10 +1,15 @@
 import NIOCore
 import NIOHTTP1
 
-/// Serves one downstream HTTP/1.1 connection: decodes requests (after `HTTPServerPipelineHandler`
-/// has serialised pipelined ones), hands each to a `ProxyExchange`, and writes its response with
-/// HTTP/1.1 framing and keep-alive. Applies backpressure by holding `read` while paused, enforces
-/// the listener's idle timeout, answers malformed requests with 400 and closes.
+/// Serves one downstream HTTP/1.1 connection: hands each decoded request to a `ProxyExchange` and
+/// writes its response with HTTP/1.1 framing and keep-alive. Applies backpressure by holding
+/// `read` while paused, enforces the listener's idle timeout, answers malformed requests with 400
+/// and closes.
+///
+/// Pipelined requests (a head arriving while the previous response is still being written) are
+/// held, with reading paused, until that response ends, then replayed in order. Reads are never
+/// withheld otherwise: NIO's `HTTPServerPipelineHandler` withholds one per request, which costs
+/// two `epoll_ctl` calls per request.
 final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = Never
@@ -26,7 +31,11 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
     /// Discarding the rest of a request whose answer was already sent (the connection closes after).
     private var discardingRequest = false
     private var readingPaused = false
+    /// Reading paused because pipelined requests wait in `pipelined`.
+    private var pausedForPipelining = false
     private var pendingRead = false
+    /// Request parts that arrived while the previous exchange was still answering.
+    private var pipelined: CircularBuffer<HTTPServerRequestPart> = CircularBuffer(initialCapacity: 0)
     private var responseIsChunked = false
     /// Whether the current request's response head was written (a 400 can no longer be sent).
     private var responseHeadSent = false
@@ -65,7 +74,23 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         lastActivity = .now()
-        switch unwrapInboundIn(data) {
+        let part = unwrapInboundIn(data)
+        if closing { return }
+        if !pipelined.isEmpty {
+            pipelined.append(part)
+            return
+        }
+        if case .head = part, exchange != nil {
+            // Pipelined: the previous response is still being written.
+            pipelined.append(part)
+            pausedForPipelining = true
+            return
+        }
+        handle(part, context: context)
+    }
+
+    private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch part {
         case .head(let head):
             receiveHead(head, context: context)
         case .body(let buffer):
@@ -182,7 +207,7 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
     }
 
     func read(context: ChannelHandlerContext) {
-        if readingPaused {
+        if readingPaused || pausedForPipelining {
             pendingRead = true
         } else {
             context.read()
@@ -282,5 +307,31 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
         guard self.exchange === exchange else { return }
         self.exchange = nil
         if readingPaused { setRequestReadingPaused(false) }
+        if !pipelined.isEmpty, let context {
+            // Replay after the finishing exchange has unwound, not inside its call stack.
+            context.eventLoop.execute { [self] in self.replayPipelined() }
+        }
+    }
+
+    private func replayPipelined() {
+        guard let context, !closing else {
+            pipelined.removeAll()
+            return
+        }
+        while let part = pipelined.popFirst() {
+            if case .head = part, exchange != nil {
+                pipelined.prepend(part)
+                return  // the next request waits for this one's response
+            }
+            handle(part, context: context)
+            if closing { pipelined.removeAll() }
+        }
+        if pipelined.isEmpty, pausedForPipelining {
+            pausedForPipelining = false
+            if pendingRead, !readingPaused {
+                pendingRead = false
+                context.read()
+            }
+        }
     }
 }

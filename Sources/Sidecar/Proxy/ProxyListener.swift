@@ -38,7 +38,7 @@ enum ProxyListener {
     }
 
     /// The HTTP/1.1 server pipeline: decoder (bounded), encoder (the proxy frames responses
-    /// itself), pipelining assistance, and the proxy handler.
+    /// itself), and the proxy handler (which also orders pipelined requests).
     static func configureHTTP1(channel: Channel, worker: WorkerContext, listener: ListenerContext, peerIdentity: String?) throws {
         let limits = listener.limits
         var decoderLimits = NIOHTTPDecoderLimitConfiguration()
@@ -57,7 +57,6 @@ enum ProxyListener {
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(responseEncoder)
         try sync.addHandler(decoder)
-        try sync.addHandler(HTTPServerPipelineHandler())
         try sync.addHandler(handler)
     }
 
