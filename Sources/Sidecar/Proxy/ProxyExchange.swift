@@ -18,6 +18,10 @@ final class ProxyExchange: UpstreamStreamDelegate {
     private var upstreamHead: HTTPRequestHead
     private let requestHasBody: Bool
     private let isGRPC: Bool
+    /// The caller speaks HTTP/2 (an `auto` local app is then called over HTTP/2 too).
+    private let downstreamIsHTTP2: Bool
+    /// When the caller sent `grpc-timeout`: the request's deadline, passed on as the time left.
+    private var grpcDeadline: NIODeadline?
     private(set) var requestID: String
 
     private var cluster: LoopCluster?
@@ -55,6 +59,11 @@ final class ProxyExchange: UpstreamStreamDelegate {
 
     // Response.
     private var responseStarted = false
+    /// gRPC with retries on grpc-status: the response is held (head and body up to
+    /// `maxBufferedBody`) until its grpc-status is known, so it can still be retried.
+    private var heldHead: HTTPResponseHead?
+    private var heldBody: [ByteBuffer] = []
+    private var heldBytes = 0
     private var finished = false
 
     // Access log.
@@ -93,6 +102,7 @@ final class ProxyExchange: UpstreamStreamDelegate {
                 head.headers.add(name: "x-forwarded-client-cert", value: "By=\(own);URI=\(peerIdentity)")
             }
         }
+        downstreamIsHTTP2 = head.version.major == 2
         head.version = .http1_1
         upstreamHead = head
         isGRPC = head.headers.first(name: "content-type")?.hasPrefix("application/grpc") ?? false
@@ -147,6 +157,14 @@ final class ProxyExchange: UpstreamStreamDelegate {
         var timeout = listener.direction == .inbound ? listener.timeouts.request : config.timeouts.request
         if listener.direction == .outbound, listener.timeouts.request > .zero, listener.timeouts.request < timeout {
             timeout = listener.timeouts.request
+        }
+        if isGRPC, let value = upstreamHead.headers.first(name: "grpc-timeout") {
+            if let grpcTimeout = GRPCTimeout.parse(value) {
+                if timeout == .zero || grpcTimeout < timeout { timeout = grpcTimeout }
+                grpcDeadline = startTime + timeout
+            } else {
+                upstreamHead.headers.remove(name: "grpc-timeout")
+            }
         }
         if timeout > .zero {
             requestTimer = eventLoop.scheduleTask(in: timeout) { [weak self] in
@@ -212,8 +230,12 @@ final class ProxyExchange: UpstreamStreamDelegate {
                 self?.attemptFailed(.perTryTimeout)
             }
         }
+        if cluster.cluster.followsCallerProtocol ? downstreamIsHTTP2 : cluster.cluster.config.protocol == .http2 {
+            startHTTP2Attempt(cluster: cluster, loopEndpoint: loopEndpoint)
+            return
+        }
         if let pooled = cluster.idleConnection(to: loopEndpoint) {
-            attach(pooled)
+            attachHTTP1(pooled)
             return
         }
         // A new connection: this request waits for it (a pending request) and it counts as a
@@ -239,7 +261,7 @@ final class ProxyExchange: UpstreamStreamDelegate {
             }
             switch result {
             case .success(let connection):
-                attach(connection)
+                attachHTTP1(connection)
             case .failure(let error):
                 record.lastConnectError = String(describing: error)
                 attemptFailed(.connectFailure)
@@ -247,12 +269,36 @@ final class ProxyExchange: UpstreamStreamDelegate {
         }
     }
 
-    private func attach(_ connection: HTTP1UpstreamConnection) {
+    /// An HTTP/2 attempt: a stream on a shared connection with a free slot, else on a new
+    /// connection (which takes a `connections` slot, like an HTTP/1.1 connection). Streams opened
+    /// while their connection is still connecting go out once it is up; a failed connect fails
+    /// them as connect failures.
+    private func startHTTP2Attempt(cluster: LoopCluster, loopEndpoint: LoopEndpoint) {
+        if let stream = cluster.http2Stream(to: loopEndpoint, delegate: self) {
+            attach(stream)
+            return
+        }
+        guard cluster.cluster.circuitBreaker.tryAcquire(.connections) else {
+            overflow(.connections)
+            return
+        }
+        let connection = cluster.openHTTP2Connection(to: loopEndpoint)
+        attach(connection.makeStream(delegate: self))
+    }
+
+    private func attachHTTP1(_ connection: HTTP1UpstreamConnection) {
         connection.begin(delegate: self)
-        upstream = connection
+        attach(connection)
+    }
+
+    private func attach(_ stream: UpstreamStream) {
+        upstream = stream
         var head = upstreamHead
         head.headers.replaceOrAdd(name: "x-sidecar-attempt", value: String(attempt))
-        connection.sendRequestHead(head, hasBody: requestHasBody)
+        if let grpcDeadline {
+            head.headers.replaceOrAdd(name: "grpc-timeout", value: GRPCTimeout.format(grpcDeadline - .now()))
+        }
+        stream.sendRequestHead(head, hasBody: requestHasBody)
         upstreamHeadSent = true
         flushBody()
     }
@@ -329,6 +375,7 @@ final class ProxyExchange: UpstreamStreamDelegate {
     }
 
     private func cancelUpstream() {
+        dropHeldResponse()
         if let upstream {
             upstream.delegate = nil
             upstream.cancel()
@@ -439,17 +486,56 @@ final class ProxyExchange: UpstreamStreamDelegate {
                 return
             }
         }
+        if isGRPC, retryPolicy.retriesOnGRPCStatus, status == 200, attempt <= retryPolicy.maxRetries, bodyReplayable,
+            !head.headers.contains(name: "grpc-status")
+        {
+            // The grpc-status comes in the trailers: hold the response until then.
+            heldHead = head
+            return
+        }
+        forwardResponseHead(head)
+    }
+
+    private func forwardResponseHead(_ head: HTTPResponseHead) {
         responseStarted = true
         backoffTimer?.cancel()
-        record.status = status
+        record.status = Int(head.status.code)
         var head = head
         HopByHopHeaders.strip(&head.headers)
         downstream.sendResponseHead(head)
         if !downstream.isWritable { upstream?.setResponseReadingPaused(true) }
     }
 
+    /// Sends the held gRPC response on: its status is not retriable, or it outgrew the buffer.
+    private func releaseHeldResponse() {
+        guard let head = heldHead else { return }
+        let body = heldBody
+        dropHeldResponse()
+        forwardResponseHead(head)
+        for chunk in body {
+            record.bytesSent += chunk.readableBytes
+            downstream.sendResponseBody(chunk)
+        }
+        if !downstream.isWritable { upstream?.setResponseReadingPaused(true) }
+    }
+
+    private func dropHeldResponse() {
+        heldHead = nil
+        heldBody.removeAll()
+        heldBytes = 0
+    }
+
     func upstreamResponseBody(_ buffer: ByteBuffer) {
         guard !finished else { return }
+        if heldHead != nil {
+            heldBody.append(buffer)
+            heldBytes += buffer.readableBytes
+            if heldBytes > maxBufferedBody {
+                record.flags.append("grpc_response_too_large_to_retry")
+                releaseHeldResponse()
+            }
+            return
+        }
         record.bytesSent += buffer.readableBytes
         downstream.sendResponseBody(buffer)
         if !downstream.isWritable { upstream?.setResponseReadingPaused(true) }
@@ -457,6 +543,18 @@ final class ProxyExchange: UpstreamStreamDelegate {
 
     func upstreamResponseEnd(_ trailers: HTTPHeaders?) {
         guard !finished else { return }
+        if let held = heldHead {
+            let grpcStatus = trailers?.first(name: "grpc-status").flatMap { Int($0) }
+            if let reason = retryPermit(for: .response(status: Int(held.status.code), grpcStatus: grpcStatus)) {
+                let failedEndpoint = upstreamEndpoint?.endpoint
+                dropHeldResponse()
+                upstream = nil
+                endAttempt()
+                scheduleRetry(reason: reason, avoid: failedEndpoint)
+                return
+            }
+            releaseHeldResponse()
+        }
         upstream = nil
         endAttempt()
         downstream.sendResponseEnd(trailers)

@@ -13,7 +13,14 @@ final class ClusterManager: Sendable {
             clusters.append(Cluster(index: clusters.count, config: cluster))
         }
         for listener in config.inbound {
-            clusters.append(Cluster(index: clusters.count, config: ClusterManager.localAppCluster(for: listener), isLocalApp: true))
+            clusters.append(
+                Cluster(
+                    index: clusters.count,
+                    config: ClusterManager.localAppCluster(for: listener),
+                    isLocalApp: true,
+                    followsCallerProtocol: listener.protocol == .auto
+                )
+            )
         }
         self.clusters = clusters
         var byName: [String: Cluster] = [:]
