@@ -146,6 +146,35 @@ def test_h2_over_mtls_alpn_to_inbound(mesh, backend, start_sidecar):
     assert "< HTTP/1.1 200" in result.stderr
 
 
+def test_auto_inbound_serves_h2_caller_from_http1_only_app(mesh, backend, start_sidecar):
+    """`protocol: auto` tries HTTP/2 towards the app for an HTTP/2 caller; an app that answers the
+    preface with something else is then called over HTTP/1.1 (the first request included, body
+    and all), and remembered as HTTP/1.1-only."""
+    sidecar = start_sidecar(
+        {
+            "service": "payments",
+            "identity": mesh.identity("payments"),
+            "admin": {"listen": "127.0.0.1:0"},
+            "inbound": [{"name": "public", "listen": "127.0.0.1:0", "tls": "mutual", "forwardTo": backend.address}],
+        }
+    )
+    port = sidecar.inbound_port()
+    for index in range(3):
+        result = subprocess.run(
+            [
+                "curl", "-sS", "-v", "--max-time", "10", "--http2", "--cacert", mesh.ca, "--cert", mesh.cert("orders"),
+                "--key", mesh.key("orders"), "--resolve", f"payments:{port}:127.0.0.1", "--data-binary", "@-",
+                f"https://payments:{port}/auto{index}",
+            ],
+            input=b"b" * 1000, capture_output=True, timeout=20,
+        )
+        assert result.returncode == 0, result.stderr
+        assert b"< HTTP/2 200" in result.stderr
+        echo = json.loads(result.stdout)
+        assert echo["body_len"] == 1000
+        assert echo["headers"]["x-sidecar-attempt"] == "1"
+
+
 def test_h2load_through_h2_mtls_mesh(mesh, backend, start_sidecar):
     client, server = mesh_pair(mesh, start_sidecar, backend.address, cluster_protocol="http2", inbound_protocol="http1")
     result = subprocess.run(

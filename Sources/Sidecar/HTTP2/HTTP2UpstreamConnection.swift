@@ -23,7 +23,14 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, NGHTTP2SessionDelegat
     }
 
     let eventLoop: EventLoop
+    /// The endpoint whose pool lists this connection; told whether the peer speaks HTTP/2.
+    private weak var owner: LoopEndpoint?
     private let scheme: String
+    /// The server's first SETTINGS arrived: it speaks HTTP/2.
+    private var peerSpokeHTTP2 = false
+    /// The server's first bytes were not a SETTINGS frame (e.g. an HTTP/1.x error page).
+    private var peerNotHTTP2 = false
+    private var receivedAnything = false
     private var onClose: ((HTTP2UpstreamConnection) -> Void)?
     private let session: NGHTTP2Session?
     private var context: ChannelHandlerContext?
@@ -37,8 +44,9 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, NGHTTP2SessionDelegat
     private var flushing = false
     private var needsFlush = false
 
-    init(eventLoop: EventLoop, secure: Bool, onClose: @escaping (HTTP2UpstreamConnection) -> Void) {
+    init(eventLoop: EventLoop, owner: LoopEndpoint?, secure: Bool, onClose: @escaping (HTTP2UpstreamConnection) -> Void) {
         self.eventLoop = eventLoop
+        self.owner = owner
         self.scheme = secure ? "https" : "http"
         self.onClose = onClose
         self.session = try? NGHTTP2Session(role: .client, settings: NGHTTP2Session.Settings())
@@ -224,8 +232,19 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, NGHTTP2SessionDelegat
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard let session else { return }
+        let buffer = unwrapInboundIn(data)
+        if !receivedAnything, buffer.readableBytes >= 4 {
+            // An HTTP/2 server's first frame is SETTINGS (type 0x4 in the fourth byte).
+            receivedAnything = true
+            if buffer.getInteger(at: buffer.readerIndex + 3, as: UInt8.self) != 0x4 {
+                peerNotHTTP2 = true
+                owner?.speaksHTTP2 = false
+                context.close(promise: nil)
+                return
+            }
+        }
         do {
-            try session.receive(unwrapInboundIn(data))
+            try session.receive(buffer)
         } catch {
             flush()
             context.close(promise: nil)
@@ -260,7 +279,11 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, NGHTTP2SessionDelegat
         let wasConnecting: Bool
         if case .connecting = state { wasConnecting = true } else { wasConnecting = false }
         state = .closed
-        failAll(wasConnecting ? .connectFailed("connection closed before HTTP/2 was ready") : nil)
+        if peerNotHTTP2 {
+            failAll(.connectFailed("the endpoint did not answer the HTTP/2 preface with SETTINGS"))
+        } else {
+            failAll(wasConnecting ? .connectFailed("connection closed before HTTP/2 was ready") : nil)
+        }
         reportClosed()
         context.fireChannelInactive()
     }
@@ -303,7 +326,12 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, NGHTTP2SessionDelegat
 
     func sessionReceivedEmptyData(streamID: Int32) {}
     func sessionReceivedReset(streamID: Int32, errorCode: UInt32) {}
-    func sessionReceivedSettings() {}
+    func sessionReceivedSettings() {
+        if !peerSpokeHTTP2 {
+            peerSpokeHTTP2 = true
+            owner?.speaksHTTP2 = true
+        }
+    }
 
     func sessionReceivedGoAway(lastStreamID: Int32, errorCode: UInt32) {
         if case .ready = state { state = .goingAway }

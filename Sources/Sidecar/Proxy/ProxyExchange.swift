@@ -47,6 +47,7 @@ final class ProxyExchange: UpstreamStreamDelegate {
     private var upstream: UpstreamStream?
     private var upstreamEndpoint: LoopEndpoint?
     private var upstreamHeadSent = false
+    private var attemptUsesHTTP2 = false
     private var perTryTimer: Scheduled<Void>?
     private var requestTimer: Scheduled<Void>?
     private var backoffTimer: Scheduled<Void>?
@@ -143,6 +144,11 @@ final class ProxyExchange: UpstreamStreamDelegate {
         backoff = ExponentialBackoff(config.retries.backoff)
         maxBufferedBody = config.retries.maxBufferedBody
         bodyReplayable = retryPolicy.maxRetries > 0
+        if cluster.cluster.followsCallerProtocol, downstreamIsHTTP2, cluster.endpoints.contains(where: { $0.speaksHTTP2 == nil }) {
+            // `auto` towards an app not yet known to speak HTTP/2: keep the body (within
+            // `maxBufferedBody`) so that the request can go again over HTTP/1.1 if it does not.
+            bodyReplayable = true
+        }
         detectsOutliers = !cluster.cluster.isLocalApp
 
         guard cluster.cluster.circuitBreaker.tryAcquire(.requests) else {
@@ -181,8 +187,10 @@ final class ProxyExchange: UpstreamStreamDelegate {
         bodyBytesBuffered += buffer.readableBytes
         if bodyReplayable, bodyBytesBuffered > maxBufferedBody {
             bodyReplayable = false
-            record.notRetriedBodyTooLarge = true
-            if let cluster { worker.metrics.recordBodyTooLargeToRetry(cluster: cluster.cluster.index) }
+            if retryPolicy.maxRetries > 0 {
+                record.notRetriedBodyTooLarge = true
+                if let cluster { worker.metrics.recordBodyTooLargeToRetry(cluster: cluster.cluster.index) }
+            }
         }
         flushBody()
     }
@@ -230,7 +238,11 @@ final class ProxyExchange: UpstreamStreamDelegate {
                 self?.attemptFailed(.perTryTimeout)
             }
         }
-        if cluster.cluster.followsCallerProtocol ? downstreamIsHTTP2 : cluster.cluster.config.protocol == .http2 {
+        attemptUsesHTTP2 =
+            cluster.cluster.followsCallerProtocol
+            ? downstreamIsHTTP2 && loopEndpoint.speaksHTTP2 != false
+            : cluster.cluster.config.protocol == .http2
+        if attemptUsesHTTP2 {
             startHTTP2Attempt(cluster: cluster, loopEndpoint: loopEndpoint)
             return
         }
@@ -387,6 +399,16 @@ final class ProxyExchange: UpstreamStreamDelegate {
     /// An attempt ended without a usable response: retry it, or answer with the matching flag.
     private func attemptFailed(_ outcome: AttemptOutcome) {
         guard !finished, !responseStarted else { return }
+        if outcome == .connectFailure, attemptUsesHTTP2, cluster?.cluster.followsCallerProtocol == true,
+            upstreamEndpoint?.speaksHTTP2 == false, bodyReplayable
+        {
+            // `auto`: the app answered the HTTP/2 preface in HTTP/1.1. Nothing was processed; the
+            // same attempt goes again over HTTP/1.1 (not a retry).
+            cancelUpstream()
+            attempt -= 1
+            startAttempt(avoid: nil)
+            return
+        }
         let failedEndpoint = upstreamEndpoint?.endpoint
         if outcome != .refusedStream { recordOutlier(.gatewayError) }
         cancelUpstream()

@@ -108,7 +108,7 @@ final class LoopCluster {
     func openHTTP2Connection(to loopEndpoint: LoopEndpoint) -> HTTP2UpstreamConnection {
         loopEndpoint.openConnections += 1
         let breaker = cluster.circuitBreaker
-        let connection = HTTP2UpstreamConnection(eventLoop: eventLoop, secure: connector.secureChannel != nil) { [weak self, unowned loopEndpoint] closed in
+        let connection = HTTP2UpstreamConnection(eventLoop: eventLoop, owner: loopEndpoint, secure: connector.secureChannel != nil) { [weak self, unowned loopEndpoint] closed in
             breaker.release(.connections)
             loopEndpoint.openConnections -= 1
             loopEndpoint.http2Connections.removeAll { $0 === closed }

@@ -11,6 +11,10 @@ final class LoopEndpoint {
     /// Multiplexed HTTP/2 connections (connecting or up), for `protocol: http2` clusters and
     /// the local app of `protocol: auto` listeners called over HTTP/2.
     var http2Connections: [HTTP2UpstreamConnection] = []
+    /// Whether the endpoint speaks HTTP/2 (prior knowledge): nil until an HTTP/2 connection got
+    /// its SETTINGS (true) or an HTTP/1.1 answer to the preface (false). Lets an `auto` local app
+    /// that only speaks HTTP/1.1 serve HTTP/2 callers.
+    var speaksHTTP2: Bool?
     /// Connections to this endpoint opened by this loop and not yet closed.
     var openConnections = 0
     /// Smooth weighted round robin's running weight.
