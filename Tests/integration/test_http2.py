@@ -271,6 +271,12 @@ class GRPCApp:
                 context.abort(grpc.StatusCode.UNAVAILABLE, "try again later")
             return b"ok:" + request
 
+        def big_then_unavailable(request, context):
+            record(context)
+            for i in range(20):
+                yield bytes([65 + i % 26]) * 10_000
+            context.abort(grpc.StatusCode.UNAVAILABLE, "gave up late")
+
         def slow(request, context):
             record(context)
             time.sleep(3)
@@ -281,6 +287,9 @@ class GRPCApp:
             "Stream": grpc.unary_stream_rpc_method_handler(stream, request_deserializer=_identity, response_serializer=_identity),
             "Flaky": grpc.unary_unary_rpc_method_handler(flaky, request_deserializer=_identity, response_serializer=_identity),
             "FlakyTrailers": grpc.unary_unary_rpc_method_handler(flaky_trailers, request_deserializer=_identity, response_serializer=_identity),
+            "BigThenUnavailable": grpc.unary_stream_rpc_method_handler(
+                big_then_unavailable, request_deserializer=_identity, response_serializer=_identity
+            ),
             "Slow": grpc.unary_unary_rpc_method_handler(slow, request_deserializer=_identity, response_serializer=_identity),
         }
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
@@ -350,6 +359,20 @@ def test_grpc_unavailable_in_trailers_is_held_and_retried(mesh, grpc_app, start_
     assert grpc_app.flaky_count == 2
     # The failed attempt's early headers never reached the caller.
     assert ("x-early", "1") not in call.initial_metadata()
+
+
+def test_grpc_response_larger_than_buffer_is_passed_through_not_retried(mesh, grpc_app, start_sidecar):
+    client, _ = mesh_pair(mesh, start_sidecar, grpc_app.address, retries=GRPC_RETRIES)
+    with grpc_channel(client.outbound_port()) as channel:
+        stream = channel.unary_stream("/test.Svc/BigThenUnavailable", request_serializer=_identity, response_deserializer=_identity)
+        call = stream(b"", timeout=10)
+        received = []
+        with pytest.raises(grpc.RpcError) as failure:
+            for message in call:
+                received.append(message)
+    assert failure.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert len(received) == 20 and all(len(m) == 10_000 for m in received)
+    assert len(grpc_app.calls) == 1, "200 KB is over maxBufferedBody (64 KiB): streamed, never retried"
 
 
 def test_grpc_unavailable_passed_on_without_retry_policy(mesh, grpc_app, start_sidecar):

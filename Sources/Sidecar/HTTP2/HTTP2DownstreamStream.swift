@@ -10,7 +10,9 @@ import NIOHTTP1
 /// counted and given back on resume, so a slow upstream holds the caller back.
 final class HTTP2DownstreamStream: DownstreamStream {
     let streamID: Int32
-    private unowned let connection: HTTP2DownstreamHandler
+    /// Strong; the cycle through the handler's stream table ends when the stream closes or the
+    /// connection goes (`closeAllStreams`).
+    private let connection: HTTP2DownstreamHandler
     var exchange: ProxyExchange?
     /// The response body queued for nghttp2 (handed to the session with the response head).
     let responseBody = NGHTTP2OutboundBody()

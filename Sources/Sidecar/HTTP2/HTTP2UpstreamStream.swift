@@ -10,7 +10,10 @@ import NIOHTTP1
 /// window only while the exchange is not paused.
 final class HTTP2UpstreamStream: UpstreamStream {
     weak var delegate: UpstreamStreamDelegate?
-    private unowned let connection: HTTP2UpstreamConnection
+    /// Strong: the exchange may still ask `isWritable` after the connection left its pool. The
+    /// cycle through the connection's stream table ends when nghttp2 closes the stream or the
+    /// connection fails its streams.
+    private let connection: HTTP2UpstreamConnection
     /// 0 until the request head is submitted.
     private(set) var streamID: Int32 = 0
     let requestBody = NGHTTP2OutboundBody()
