@@ -585,7 +585,7 @@ def test_empty_data_flood_gets_goaway(backend, start_sidecar):
     assert metric(scrape(sidecar), "sidecar_http2_flood_closed_total", listener="egress", reason="empty_data") == 1
 
 
-def test_too_many_concurrent_streams_are_refused(start_sidecar):
+def test_settings_announce_max_concurrent_streams(start_sidecar):
     backend = slow_backend(0.5)
     try:
         sidecar = start_sidecar(basic_config(backend.address))
@@ -617,3 +617,83 @@ def test_drain_sends_goaway_and_finishes_in_flight(start_sidecar):
         assert any("END_STREAM" in f.flags and f.stream_id == 1 for f in frames)
     finally:
         backend.close()
+
+
+class RefusingH2Server:
+    """A plaintext HTTP/2 (h2c) server made with the `h2` library: the first request it ever sees
+    is refused with RST_STREAM REFUSED_STREAM, every later one answered 200 `served`."""
+
+    def __init__(self):
+        self.requests = 0
+        self.lock = threading.Lock()
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.address = f"127.0.0.1:{self.sock.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        h2conn = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=False, header_encoding="utf-8"))
+        h2conn.initiate_connection()
+        conn.sendall(h2conn.data_to_send())
+        try:
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    return
+                for event in h2conn.receive_data(data):
+                    if isinstance(event, h2.events.RequestReceived):
+                        with self.lock:
+                            self.requests += 1
+                            first = self.requests == 1
+                        if first:
+                            h2conn.reset_stream(event.stream_id, error_code=h2.errors.ErrorCodes.REFUSED_STREAM)
+                        else:
+                            h2conn.send_headers(event.stream_id, [(":status", "200"), ("content-length", "6")])
+                            h2conn.send_data(event.stream_id, b"served", end_stream=True)
+                    elif isinstance(event, h2.events.DataReceived):
+                        h2conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+                conn.sendall(h2conn.data_to_send())
+        except (OSError, h2.exceptions.ProtocolError, h2.exceptions.StreamClosedError):
+            return
+        finally:
+            conn.close()
+
+    def close(self):
+        self.sock.close()
+
+
+def test_refused_stream_from_h2_upstream_is_retried(start_sidecar):
+    server = RefusingH2Server()
+    try:
+        sidecar = start_sidecar(
+            {
+                "service": "orders",
+                "admin": {"listen": "127.0.0.1:0"},
+                "outbound": [{"name": "egress", "listen": "127.0.0.1:0", "routes": [{"cluster": "h2app"}]}],
+                "clusters": [
+                    {
+                        "name": "h2app", "protocol": "http2", "tls": {"mode": "disabled"},
+                        "endpoints": [{"address": server.address}],
+                        "retries": {"maxRetries": 2, "backoff": {"base": "10ms", "max": "20ms"}},
+                    }
+                ],
+            }
+        )
+        result = curl(["-v", "--http1.1", f"http://127.0.0.1:{sidecar.outbound_port()}/refuse"])
+        assert result.returncode == 0, result.stderr
+        assert "< HTTP/1.1 200" in result.stderr
+        assert result.stdout == "served"
+        assert server.requests == 2
+        assert metric(scrape(sidecar), "sidecar_upstream_retries_total", cluster="h2app", reason="refused-stream") == 1
+    finally:
+        server.close()
