@@ -1,20 +1,33 @@
 import NIOCore
 
 /// Builds an accepted connection's pipeline for its listener's TLS mode:
-/// - `disabled`: plaintext HTTP/1.1;
-/// - `mutual`: TLS (client certificate required), then the protocol ALPN chose;
+/// - `disabled`: plaintext: HTTP/1.1, or h2c when the first bytes are the HTTP/2 preface;
+/// - `mutual`: TLS (client certificate required), then the protocol ALPN chose (`h2` or HTTP/1.1);
 /// - `permissive`: the first bytes decide: a TLS ClientHello gets the `mutual` pipeline,
-///   anything else plaintext.
+///   anything else plaintext (HTTP/1.1 or h2c, as for `disabled`).
 enum DownstreamPipeline {
     static func configure(channel: Channel, worker: WorkerContext, listener: ListenerContext) throws {
         switch listener.tls {
         case .disabled:
-            try ProxyListener.configureHTTP1(channel: channel, worker: worker, listener: listener, peerIdentity: nil)
+            try addPlaintext(channel: channel, worker: worker, listener: listener)
         case .mutual:
             try addTLS(channel: channel, worker: worker, listener: listener, position: .last)
         case .permissive:
             try channel.pipeline.syncOperations.addHandler(TLSSniffingHandler(worker: worker, listener: listener))
         }
+    }
+
+    /// Adds the handler that tells h2c (prior knowledge) from HTTP/1.1 by the first bytes.
+    static func addPlaintext(channel: Channel, worker: WorkerContext, listener: ListenerContext) throws {
+        let sniffer = HTTP2PrefaceSniffer(
+            configureHTTP1: { channel in
+                try ProxyListener.configureHTTP1(channel: channel, worker: worker, listener: listener, peerIdentity: nil)
+            },
+            configureHTTP2: { channel in
+                try ProxyListener.configureHTTP2(channel: channel, worker: worker, listener: listener, peerIdentity: nil)
+            }
+        )
+        try channel.pipeline.syncOperations.addHandler(sniffer)
     }
 
     /// Adds the TLS server handler and, after it, the handler that installs HTTP once the
@@ -52,12 +65,12 @@ final class DownstreamTLSHandshakeHandler: ChannelInboundHandler, RemovableChann
         done = true
         worker.metrics.tlsHandshake(direction: .inbound, success: true)
         do {
-            try ProxyListener.configureHTTP1(
-                channel: context.channel,
-                worker: worker,
-                listener: listener,
-                peerIdentity: handshake.peerIdentity?.description
-            )
+            let peerIdentity = handshake.peerIdentity?.description
+            if handshake.negotiatedALPN == "h2" {
+                try ProxyListener.configureHTTP2(channel: context.channel, worker: worker, listener: listener, peerIdentity: peerIdentity)
+            } else {
+                try ProxyListener.configureHTTP1(channel: context.channel, worker: worker, listener: listener, peerIdentity: peerIdentity)
+            }
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         } catch {
             context.close(promise: nil)
@@ -78,7 +91,7 @@ final class DownstreamTLSHandshakeHandler: ChannelInboundHandler, RemovableChann
 }
 
 /// For `permissive` listeners: looks at the first bytes of a connection; a TLS ClientHello gets
-/// the mutual TLS pipeline, anything else plaintext HTTP. Then it removes itself and replays the
+/// the mutual TLS pipeline, anything else plaintext HTTP (HTTP/1.1 or h2c). Then it removes itself and replays the
 /// bytes it held.
 final class TLSSniffingHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
@@ -105,7 +118,7 @@ final class TLSSniffingHandler: ChannelInboundHandler, RemovableChannelHandler {
             if isTLS {
                 try DownstreamPipeline.addTLS(channel: context.channel, worker: worker, listener: listener, position: .after(self))
             } else {
-                try ProxyListener.configureHTTP1(channel: context.channel, worker: worker, listener: listener, peerIdentity: nil)
+                try DownstreamPipeline.addPlaintext(channel: context.channel, worker: worker, listener: listener)
             }
         } catch {
             context.close(promise: nil)

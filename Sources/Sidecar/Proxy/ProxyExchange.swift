@@ -18,6 +18,10 @@ final class ProxyExchange: UpstreamStreamDelegate {
     private var upstreamHead: HTTPRequestHead
     private let requestHasBody: Bool
     private let isGRPC: Bool
+    /// The caller speaks HTTP/2 (an `auto` local app is then called over HTTP/2 too).
+    private let downstreamIsHTTP2: Bool
+    /// When the caller sent `grpc-timeout`: the request's deadline, passed on as the time left.
+    private var grpcDeadline: NIODeadline?
     private(set) var requestID: String
 
     private var cluster: LoopCluster?
@@ -45,6 +49,7 @@ final class ProxyExchange: UpstreamStreamDelegate {
     private var upstreamHeadSent = false
     /// When the current attempt started (its latency feeds latency-aware balancers).
     private var attemptStart: NIODeadline = .uptimeNanoseconds(0)
+    private var attemptUsesHTTP2 = false
     private var perTryTimer: Scheduled<Void>?
     private var requestTimer: Scheduled<Void>?
     private var backoffTimer: Scheduled<Void>?
@@ -57,6 +62,11 @@ final class ProxyExchange: UpstreamStreamDelegate {
 
     // Response.
     private var responseStarted = false
+    /// gRPC with retries on grpc-status: the response is held (head and body up to
+    /// `maxBufferedBody`) until its grpc-status is known, so it can still be retried.
+    private var heldHead: HTTPResponseHead?
+    private var heldBody: [ByteBuffer] = []
+    private var heldBytes = 0
     private var finished = false
 
     // Access log.
@@ -95,6 +105,7 @@ final class ProxyExchange: UpstreamStreamDelegate {
                 head.headers.add(name: "x-forwarded-client-cert", value: "By=\(own);URI=\(peerIdentity)")
             }
         }
+        downstreamIsHTTP2 = head.version.major == 2
         head.version = .http1_1
         upstreamHead = head
         isGRPC = head.headers.first(name: "content-type")?.hasPrefix("application/grpc") ?? false
@@ -135,6 +146,11 @@ final class ProxyExchange: UpstreamStreamDelegate {
         backoff = ExponentialBackoff(config.retries.backoff)
         maxBufferedBody = config.retries.maxBufferedBody
         bodyReplayable = retryPolicy.maxRetries > 0
+        if cluster.cluster.followsCallerProtocol, downstreamIsHTTP2, cluster.endpoints.contains(where: { $0.speaksHTTP2 == nil }) {
+            // `auto` towards an app not yet known to speak HTTP/2: keep the body (within
+            // `maxBufferedBody`) so that the request can go again over HTTP/1.1 if it does not.
+            bodyReplayable = true
+        }
         detectsOutliers = !cluster.cluster.isLocalApp
 
         guard cluster.cluster.circuitBreaker.tryAcquire(.requests) else {
@@ -149,6 +165,14 @@ final class ProxyExchange: UpstreamStreamDelegate {
         var timeout = listener.direction == .inbound ? listener.timeouts.request : config.timeouts.request
         if listener.direction == .outbound, listener.timeouts.request > .zero, listener.timeouts.request < timeout {
             timeout = listener.timeouts.request
+        }
+        if isGRPC, let value = upstreamHead.headers.first(name: "grpc-timeout") {
+            if let grpcTimeout = GRPCTimeout.parse(value) {
+                if timeout == .zero || grpcTimeout < timeout { timeout = grpcTimeout }
+                grpcDeadline = startTime + timeout
+            } else {
+                upstreamHead.headers.remove(name: "grpc-timeout")
+            }
         }
         if timeout > .zero {
             requestTimer = eventLoop.scheduleTask(in: timeout) { [weak self] in
@@ -165,8 +189,10 @@ final class ProxyExchange: UpstreamStreamDelegate {
         bodyBytesBuffered += buffer.readableBytes
         if bodyReplayable, bodyBytesBuffered > maxBufferedBody {
             bodyReplayable = false
-            record.notRetriedBodyTooLarge = true
-            if let cluster { worker.metrics.recordBodyTooLargeToRetry(cluster: cluster.cluster.index) }
+            if retryPolicy.maxRetries > 0 {
+                record.notRetriedBodyTooLarge = true
+                if let cluster { worker.metrics.recordBodyTooLargeToRetry(cluster: cluster.cluster.index) }
+            }
         }
         flushBody()
     }
@@ -215,8 +241,16 @@ final class ProxyExchange: UpstreamStreamDelegate {
                 self?.attemptFailed(.perTryTimeout)
             }
         }
+        attemptUsesHTTP2 =
+            cluster.cluster.followsCallerProtocol
+            ? downstreamIsHTTP2 && loopEndpoint.speaksHTTP2 != false
+            : cluster.cluster.config.protocol == .http2
+        if attemptUsesHTTP2 {
+            startHTTP2Attempt(cluster: cluster, loopEndpoint: loopEndpoint)
+            return
+        }
         if let pooled = cluster.idleConnection(to: loopEndpoint) {
-            attach(pooled)
+            attachHTTP1(pooled)
             return
         }
         // A new connection: this request waits for it (a pending request) and it counts as a
@@ -242,7 +276,7 @@ final class ProxyExchange: UpstreamStreamDelegate {
             }
             switch result {
             case .success(let connection):
-                attach(connection)
+                attachHTTP1(connection)
             case .failure(let error):
                 record.lastConnectError = String(describing: error)
                 attemptFailed(.connectFailure)
@@ -250,16 +284,40 @@ final class ProxyExchange: UpstreamStreamDelegate {
         }
     }
 
-    private func attach(_ connection: HTTP1UpstreamConnection) {
+    /// An HTTP/2 attempt: a stream on a shared connection with a free slot, else on a new
+    /// connection (which takes a `connections` slot, like an HTTP/1.1 connection). Streams opened
+    /// while their connection is still connecting go out once it is up; a failed connect fails
+    /// them as connect failures.
+    private func startHTTP2Attempt(cluster: LoopCluster, loopEndpoint: LoopEndpoint) {
+        if let stream = cluster.http2Stream(to: loopEndpoint, delegate: self) {
+            attach(stream)
+            return
+        }
+        guard cluster.cluster.circuitBreaker.tryAcquire(.connections) else {
+            overflow(.connections)
+            return
+        }
+        let connection = cluster.openHTTP2Connection(to: loopEndpoint)
+        attach(connection.makeStream(delegate: self))
+    }
+
+    private func attachHTTP1(_ connection: HTTP1UpstreamConnection) {
         connection.begin(delegate: self)
-        upstream = connection
+        attach(connection)
+    }
+
+    private func attach(_ stream: UpstreamStream) {
+        upstream = stream
         // Mutated in place: a copy would duplicate every header per attempt.
         upstreamHead.headers.replaceOrAdd(name: "x-sidecar-attempt", value: attempt == 1 ? "1" : String(attempt))
-        connection.sendRequestHead(upstreamHead, hasBody: requestHasBody)
+        if let grpcDeadline {
+            upstreamHead.headers.replaceOrAdd(name: "grpc-timeout", value: GRPCTimeout.format(grpcDeadline - .now()))
+        }
+        stream.sendRequestHead(upstreamHead, hasBody: requestHasBody)
         upstreamHeadSent = true
         flushBody()
         // The head goes out now even when no body has arrived yet (the end flushes by itself).
-        if !requestEndSent { connection.flush() }
+        if !requestEndSent { stream.flush() }
     }
 
     /// Sends what the current attempt has not sent yet, and applies backpressure to the downstream.
@@ -338,6 +396,7 @@ final class ProxyExchange: UpstreamStreamDelegate {
     }
 
     private func cancelUpstream() {
+        dropHeldResponse()
         if let upstream {
             upstream.delegate = nil
             upstream.cancel()
@@ -349,6 +408,16 @@ final class ProxyExchange: UpstreamStreamDelegate {
     /// An attempt ended without a usable response: retry it, or answer with the matching flag.
     private func attemptFailed(_ outcome: AttemptOutcome) {
         guard !finished, !responseStarted else { return }
+        if outcome == .connectFailure, attemptUsesHTTP2, cluster?.cluster.followsCallerProtocol == true,
+            upstreamEndpoint?.speaksHTTP2 == false, bodyReplayable
+        {
+            // `auto`: the app answered the HTTP/2 preface in HTTP/1.1. Nothing was processed; the
+            // same attempt goes again over HTTP/1.1 (not a retry).
+            cancelUpstream()
+            attempt -= 1
+            startAttempt(avoid: nil)
+            return
+        }
         let failedEndpoint = upstreamEndpoint?.endpoint
         if outcome != .refusedStream { recordOutlier(.gatewayError) }
         cancelUpstream()
@@ -456,17 +525,56 @@ final class ProxyExchange: UpstreamStreamDelegate {
                 return
             }
         }
+        if isGRPC, retryPolicy.retriesOnGRPCStatus, status == 200, attempt <= retryPolicy.maxRetries, bodyReplayable,
+            !head.headers.contains(name: "grpc-status")
+        {
+            // The grpc-status comes in the trailers: hold the response until then.
+            heldHead = head
+            return
+        }
+        forwardResponseHead(head)
+    }
+
+    private func forwardResponseHead(_ head: HTTPResponseHead) {
         responseStarted = true
         backoffTimer?.cancel()
-        record.status = status
+        record.status = Int(head.status.code)
         var head = head
         HopByHopHeaders.strip(&head.headers)
         downstream.sendResponseHead(head)
         if !downstream.isWritable { upstream?.setResponseReadingPaused(true) }
     }
 
+    /// Sends the held gRPC response on: its status is not retriable, or it outgrew the buffer.
+    private func releaseHeldResponse() {
+        guard let head = heldHead else { return }
+        let body = heldBody
+        dropHeldResponse()
+        forwardResponseHead(head)
+        for chunk in body {
+            record.bytesSent += chunk.readableBytes
+            downstream.sendResponseBody(chunk)
+        }
+        if !downstream.isWritable { upstream?.setResponseReadingPaused(true) }
+    }
+
+    private func dropHeldResponse() {
+        heldHead = nil
+        heldBody.removeAll()
+        heldBytes = 0
+    }
+
     func upstreamResponseBody(_ buffer: ByteBuffer) {
         guard !finished else { return }
+        if heldHead != nil {
+            heldBody.append(buffer)
+            heldBytes += buffer.readableBytes
+            if heldBytes > maxBufferedBody {
+                record.flags.append("grpc_response_too_large_to_retry")
+                releaseHeldResponse()
+            }
+            return
+        }
         record.bytesSent += buffer.readableBytes
         downstream.sendResponseBody(buffer)
         if !downstream.isWritable { upstream?.setResponseReadingPaused(true) }
@@ -474,6 +582,18 @@ final class ProxyExchange: UpstreamStreamDelegate {
 
     func upstreamResponseEnd(_ trailers: HTTPHeaders?) {
         guard !finished else { return }
+        if let held = heldHead {
+            let grpcStatus = trailers?.first(name: "grpc-status").flatMap { Int($0) }
+            if let reason = retryPermit(for: .response(status: Int(held.status.code), grpcStatus: grpcStatus)) {
+                let failedEndpoint = upstreamEndpoint?.endpoint
+                dropHeldResponse()
+                upstream = nil
+                endAttempt()
+                scheduleRetry(reason: reason, avoid: failedEndpoint)
+                return
+            }
+            releaseHeldResponse()
+        }
         upstream = nil
         endAttempt()
         downstream.sendResponseEnd(trailers)

@@ -60,6 +60,12 @@ enum ProxyListener {
         try sync.addHandler(handler)
     }
 
+    /// The HTTP/2 server pipeline: one handler that owns the nghttp2 session and its streams.
+    static func configureHTTP2(channel: Channel, worker: WorkerContext, listener: ListenerContext, peerIdentity: String?) throws {
+        let handler = HTTP2DownstreamHandler(worker: worker, listener: listener, connections: worker.connections, peerIdentity: peerIdentity)
+        try channel.pipeline.syncOperations.addHandler(handler)
+    }
+
     static func describe(_ error: Error) -> String {
         if let io = error as? IOError {
             switch io.errnoCode {

@@ -13,14 +13,18 @@ public final class Cluster: Sendable {
     public let config: ClusterConfig
     /// An inbound listener's local application (not shown by the admin API, not pushable).
     let isLocalApp: Bool
+    /// An inbound listener with `protocol: auto`: its local app is called in the caller's HTTP
+    /// version (HTTP/2 callers over h2c, others over HTTP/1.1) rather than by `config.protocol`.
+    let followsCallerProtocol: Bool
 
     private let state: NIOLockedValueBox<EndpointSet>
     let circuitBreaker: CircuitBreaker
     let outlierDetector: OutlierDetector
 
-    init(index: Int, config: ClusterConfig, isLocalApp: Bool = false) {
+    init(index: Int, config: ClusterConfig, isLocalApp: Bool = false, followsCallerProtocol: Bool = false) {
         self.index = index
         self.isLocalApp = isLocalApp
+        self.followsCallerProtocol = followsCallerProtocol
         self.name = config.name
         self.config = config
         self.circuitBreaker = CircuitBreaker(config.circuitBreaker)

@@ -16,7 +16,14 @@ final class ClusterManager: EndpointRegistry {
             clusters.append(Cluster(index: clusters.count, config: cluster))
         }
         for listener in config.inbound {
-            clusters.append(Cluster(index: clusters.count, config: ClusterManager.localAppCluster(for: listener), isLocalApp: true))
+            clusters.append(
+                Cluster(
+                    index: clusters.count,
+                    config: ClusterManager.localAppCluster(for: listener),
+                    isLocalApp: true,
+                    followsCallerProtocol: listener.protocol == .auto
+                )
+            )
         }
         self.clusters = clusters
         var byName: [String: Cluster] = [:]

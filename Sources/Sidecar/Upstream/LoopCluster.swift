@@ -121,6 +121,38 @@ final class LoopCluster {
         }
     }
 
+    /// A stream on an HTTP/2 connection to `loopEndpoint` that has a free slot (up or still
+    /// connecting), without opening a connection.
+    func http2Stream(to loopEndpoint: LoopEndpoint, delegate: UpstreamStreamDelegate) -> HTTP2UpstreamStream? {
+        loopEndpoint.http2ConnectionWithCapacity()?.makeStream(delegate: delegate)
+    }
+
+    /// A new HTTP/2 connection to `loopEndpoint`, listed at once so that other exchanges share it
+    /// while it connects (the caller holds a `connections` slot of the circuit breaker, given back
+    /// when the connection closes).
+    func openHTTP2Connection(to loopEndpoint: LoopEndpoint) -> HTTP2UpstreamConnection {
+        loopEndpoint.openConnections += 1
+        let breaker = cluster.circuitBreaker
+        let connection = HTTP2UpstreamConnection(eventLoop: eventLoop, owner: loopEndpoint, secure: connector.secureChannel != nil) { [weak self, unowned loopEndpoint] closed in
+            breaker.release(.connections)
+            loopEndpoint.openConnections -= 1
+            loopEndpoint.http2Connections.removeAll { $0 === closed }
+            if !loopEndpoint.isMember, loopEndpoint.openConnections == 0 {
+                self?.draining.removeAll { $0 === loopEndpoint }
+            }
+        }
+        loopEndpoint.http2Connections.append(connection)
+        connector.connectHTTP2(loopEndpoint, handler: connection).whenComplete { result in
+            switch result {
+            case .success:
+                connection.activate()
+            case .failure(let error):
+                connection.connectFailed(String(describing: error))
+            }
+        }
+        return connection
+    }
+
     /// A pooled connection when one is idle right now, without connecting.
     func idleConnection(to loopEndpoint: LoopEndpoint) -> HTTP1UpstreamConnection? {
         loopEndpoint.takeIdleConnection(now: .now(), idleTimeout: idleTimeout)

@@ -1,12 +1,20 @@
 import NIOCore
 
-/// One event loop's view of an `Endpoint`: its idle pooled connections and balancer state.
+/// One event loop's view of an `Endpoint`: its idle pooled HTTP/1.1 connections, its shared
+/// HTTP/2 connections and balancer state.
 ///
 /// Lives on one event loop and is only touched there, so it needs no synchronisation.
 final class LoopEndpoint {
     let endpoint: Endpoint
     /// Idle keep-alive connections, most recently used last (taken LIFO: warm connections first).
     var idleConnections: [HTTP1UpstreamConnection] = []
+    /// Multiplexed HTTP/2 connections (connecting or up), for `protocol: http2` clusters and
+    /// the local app of `protocol: auto` listeners called over HTTP/2.
+    var http2Connections: [HTTP2UpstreamConnection] = []
+    /// Whether the endpoint speaks HTTP/2 (prior knowledge): nil until an HTTP/2 connection got
+    /// its SETTINGS (true) or an HTTP/1.1 answer to the preface (false). Lets an `auto` local app
+    /// that only speaks HTTP/1.1 serve HTTP/2 callers.
+    var speaksHTTP2: Bool?
     /// Connections to this endpoint opened by this loop and not yet closed.
     var openConnections = 0
     /// Smooth weighted round robin's running weight.
@@ -33,8 +41,24 @@ final class LoopEndpoint {
         return nil
     }
 
+    /// An HTTP/2 connection with a free stream slot, if any (the most recently opened first).
+    func http2ConnectionWithCapacity() -> HTTP2UpstreamConnection? {
+        var index = http2Connections.count - 1
+        while index >= 0 {
+            if http2Connections[index].hasCapacity { return http2Connections[index] }
+            index -= 1
+        }
+        return nil
+    }
+
     /// Closes idle connections older than `idleTimeout` (all of them when `idleTimeout` is nil).
     func closeIdleConnections(olderThan idleTimeout: TimeAmount?, now: NIODeadline) {
+        if !http2Connections.isEmpty {
+            for connection in http2Connections where connection.isIdle {
+                if let idleTimeout, idleTimeout == .zero || now - connection.idleSince < idleTimeout { continue }
+                connection.close()
+            }
+        }
         guard !idleConnections.isEmpty else { return }
         var kept: [HTTP1UpstreamConnection] = []
         for connection in idleConnections {

@@ -24,6 +24,8 @@ final class LoopMetrics {
     private(set) var connectionsActive: [TrafficDirection: Int] = [:]
     /// Requests whose body was over `maxBufferedBody` and so could not be retried, by cluster.
     private(set) var bodyTooLargeToRetry: [Int: Int] = [:]
+    /// `sidecar_http2_flood_closed_total`: HTTP/2 connections closed for a flood, by (listener, reason).
+    private(set) var http2Floods: [ClusterReasonKey: Int] = [:]
 
     struct RequestKey: Hashable {
         var listener: Int
@@ -64,6 +66,11 @@ final class LoopMetrics {
         tlsHandshakes[HandshakeKey(direction: direction, success: success), default: 0] += 1
     }
 
+    /// An HTTP/2 connection closed with GOAWAY ENHANCE_YOUR_CALM (`reason`: what it flooded).
+    func recordHTTP2Flood(listener: Int, reason: String) {
+        http2Floods[ClusterReasonKey(cluster: listener, reason: reason), default: 0] += 1
+    }
+
     func authorizationDenied(listener: Int) { authzDenied[listener, default: 0] += 1 }
 
     func connectionsChanged(_ direction: TrafficDirection, by delta: Int) {
@@ -82,7 +89,8 @@ final class LoopMetrics {
             tlsHandshakes: tlsHandshakes,
             authzDenied: authzDenied,
             connectionsActive: connectionsActive,
-            bodyTooLargeToRetry: bodyTooLargeToRetry
+            bodyTooLargeToRetry: bodyTooLargeToRetry,
+            http2Floods: http2Floods
         )
     }
 }

@@ -77,6 +77,12 @@ struct MetricsExposition {
             writer.sample("sidecar_connections_active", [("direction", direction.rawValue)], totals.connectionsActive[direction] ?? 0)
         }
 
+        writer.header("sidecar_http2_flood_closed_total", type: "counter", help: "HTTP/2 connections closed with GOAWAY ENHANCE_YOUR_CALM, by listener and flood.")
+        for (key, value) in totals.http2Floods.sorted(by: { ($0.key.cluster, $0.key.reason) < ($1.key.cluster, $1.key.reason) }) {
+            let name = key.cluster >= 0 && key.cluster < listeners.count ? listeners[key.cluster].name : "unknown"
+            writer.sample("sidecar_http2_flood_closed_total", [("listener", name), ("reason", key.reason)], value)
+        }
+
         var output = writer.output
         registry.emit(into: &output)
         return output

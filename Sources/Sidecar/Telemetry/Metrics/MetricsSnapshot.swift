@@ -10,6 +10,8 @@ struct MetricsSnapshot: Sendable {
     var authzDenied: [Int: Int] = [:]
     var connectionsActive: [TrafficDirection: Int] = [:]
     var bodyTooLargeToRetry: [Int: Int] = [:]
+    /// Keyed by (listener index, reason).
+    var http2Floods: [LoopMetrics.ClusterReasonKey: Int] = [:]
 
     mutating func add(_ other: MetricsSnapshot) {
         requests.merge(other.requests, uniquingKeysWith: +)
@@ -22,5 +24,6 @@ struct MetricsSnapshot: Sendable {
         authzDenied.merge(other.authzDenied, uniquingKeysWith: +)
         connectionsActive.merge(other.connectionsActive, uniquingKeysWith: +)
         bodyTooLargeToRetry.merge(other.bodyTooLargeToRetry, uniquingKeysWith: +)
+        http2Floods.merge(other.http2Floods, uniquingKeysWith: +)
     }
 }

@@ -3,7 +3,8 @@ import NIOHTTP1
 import NIOPosix
 
 /// Opens upstream connections for one cluster on one event loop: TCP connect with the cluster's
-/// connect timeout, the TLS handler when the cluster originates mTLS, and the HTTP/1.1 codec.
+/// connect timeout, the TLS handler when the cluster originates mTLS, and the HTTP/1.1 codec or
+/// the HTTP/2 connection handler.
 struct UpstreamConnector {
     /// Adds the TLS client handler (and waits for its handshake) when the cluster uses mTLS.
     typealias SecureChannel = @Sendable (Channel, Endpoint) -> EventLoopFuture<Void>
@@ -64,6 +65,48 @@ struct UpstreamConnector {
             }
         }.flatMapErrorThrowing { error in
             handler.reportClosed()
+            if error is UpstreamFailure { throw error }
+            throw UpstreamFailure.connectFailed(String(describing: error))
+        }
+    }
+
+    /// Connects `handler` (an HTTP/2 connection, already listed in its endpoint's pool) to
+    /// `loopEndpoint`; succeeds once TCP and, for mTLS, the handshake are done.
+    func connectHTTP2(_ loopEndpoint: LoopEndpoint, handler: HTTP2UpstreamConnection) -> EventLoopFuture<Void> {
+        let address: SocketAddress
+        do {
+            address = try loopEndpoint.endpoint.resolvedAddress()
+        } catch {
+            return eventLoop.makeFailedFuture(UpstreamFailure.connectFailed("cannot resolve \(loopEndpoint.endpoint.address): \(error)"))
+        }
+        let endpoint = loopEndpoint.endpoint
+        let secureChannel = self.secureChannel
+        let timeout = connectTimeout == .zero ? TimeAmount.seconds(30) : connectTimeout
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(timeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                }
+            }
+        let deadline = NIODeadline.now() + timeout
+        return bootstrap.connect(to: address).flatMap { channel -> EventLoopFuture<Void> in
+            guard let secureChannel else {
+                return channel.eventLoop.makeSucceededFuture(())
+            }
+            let handshake = secureChannel(channel, endpoint)
+            let timer = channel.eventLoop.scheduleTask(deadline: deadline) {
+                channel.close(promise: nil)
+            }
+            return handshake.map { _ in
+                timer.cancel()
+            }.flatMapErrorThrowing { error in
+                timer.cancel()
+                channel.close(promise: nil)
+                throw error
+            }
+        }.flatMapErrorThrowing { error in
             if error is UpstreamFailure { throw error }
             throw UpstreamFailure.connectFailed(String(describing: error))
         }

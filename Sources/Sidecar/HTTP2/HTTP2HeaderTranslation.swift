@@ -1,0 +1,189 @@
+import NIOHTTP1
+
+/// Maps between HTTP/2 header blocks and the HTTP/1-shaped heads the proxy core works with
+/// (`HTTPRequestHead` / `HTTPResponseHead` / trailers as `HTTPHeaders`), both ways:
+/// pseudo-headers ⇄ request line / status, `:authority` ⇄ `Host`, cookie crumbs joined, and the
+/// connection-specific fields of RFC 9113 section 8.2.2 stripped (`Connection` and what it names,
+/// `Keep-Alive`, `Proxy-Connection`, `Transfer-Encoding`, `Upgrade`, `TE` other than `trailers`).
+/// Pure functions, no nghttp2: unit-tested directly.
+enum HTTP2HeaderTranslation {
+    enum Problem: Error, Equatable {
+        case missingPseudoHeader(String)
+        case unknownPseudoHeader(String)
+        case pseudoHeaderAfterRegular
+        case duplicatePseudoHeader(String)
+        case connectionSpecificHeader(String)
+        case uppercaseName
+        case invalidStatus
+        case pseudoHeaderInTrailers
+        case tooLarge
+    }
+
+    /// Field names that only make sense on one HTTP/1 connection.
+    static let connectionSpecific: Set<String> = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"]
+
+    // MARK: HTTP/2 → HTTP/1 shape
+
+    /// A received request header block as a request head (version 2.0, `Host` from `:authority`).
+    static func requestHead(from block: HTTP2HeaderBlock) -> Result<HTTPRequestHead, Problem> {
+        if block.tooLarge { return .failure(.tooLarge) }
+        var method: String?
+        var scheme: String?
+        var authority: String?
+        var path: String?
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(block.fields.count)
+        var cookies: [String] = []
+        var regularSeen = false
+        for (name, value) in block.fields {
+            if name.utf8.first == UInt8(ascii: ":") {
+                if regularSeen { return .failure(.pseudoHeaderAfterRegular) }
+                switch name {
+                case ":method":
+                    if method != nil { return .failure(.duplicatePseudoHeader(name)) }
+                    method = value
+                case ":scheme":
+                    if scheme != nil { return .failure(.duplicatePseudoHeader(name)) }
+                    scheme = value
+                case ":authority":
+                    if authority != nil { return .failure(.duplicatePseudoHeader(name)) }
+                    authority = value
+                case ":path":
+                    if path != nil { return .failure(.duplicatePseudoHeader(name)) }
+                    path = value
+                default:
+                    return .failure(.unknownPseudoHeader(name))
+                }
+                continue
+            }
+            regularSeen = true
+            if let problem = check(name: name, value: value) { return .failure(problem) }
+            if name == "cookie" {
+                cookies.append(value)
+                continue
+            }
+            if name == "host", authority != nil { continue }
+            headers.add(name: name, value: value)
+        }
+        guard let method, !method.isEmpty else { return .failure(.missingPseudoHeader(":method")) }
+        if method != "CONNECT" {
+            guard scheme?.isEmpty == false else { return .failure(.missingPseudoHeader(":scheme")) }
+            guard let path, !path.isEmpty else { return .failure(.missingPseudoHeader(":path")) }
+        }
+        if let authority, !authority.isEmpty {
+            headers.replaceOrAdd(name: "host", value: authority)
+        } else if !headers.contains(name: "host") {
+            return .failure(.missingPseudoHeader(":authority"))
+        }
+        if !cookies.isEmpty { headers.add(name: "cookie", value: cookies.joined(separator: "; ")) }
+        let uri = path ?? authority ?? ""
+        return .success(HTTPRequestHead(version: HTTPVersion(major: 2, minor: 0), method: HTTPMethod(rawValue: method), uri: uri, headers: headers))
+    }
+
+    /// A received response header block as a response head; nil status for a malformed one.
+    static func responseHead(from block: HTTP2HeaderBlock) -> Result<HTTPResponseHead, Problem> {
+        if block.tooLarge { return .failure(.tooLarge) }
+        var status: Int?
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(block.fields.count)
+        var regularSeen = false
+        for (name, value) in block.fields {
+            if name.utf8.first == UInt8(ascii: ":") {
+                if regularSeen { return .failure(.pseudoHeaderAfterRegular) }
+                guard name == ":status" else { return .failure(.unknownPseudoHeader(name)) }
+                if status != nil { return .failure(.duplicatePseudoHeader(name)) }
+                guard value.utf8.count == 3, let code = Int(value), code >= 100 else { return .failure(.invalidStatus) }
+                status = code
+                continue
+            }
+            regularSeen = true
+            if let problem = check(name: name, value: value) { return .failure(problem) }
+            headers.add(name: name, value: value)
+        }
+        guard let status else { return .failure(.missingPseudoHeader(":status")) }
+        return .success(HTTPResponseHead(version: HTTPVersion(major: 2, minor: 0), status: HTTPResponseStatus(statusCode: status), headers: headers))
+    }
+
+    /// A received trailer block as trailers (no pseudo-headers allowed).
+    static func trailers(from block: HTTP2HeaderBlock) -> Result<HTTPHeaders, Problem> {
+        if block.tooLarge { return .failure(.tooLarge) }
+        var headers = HTTPHeaders()
+        for (name, value) in block.fields {
+            if name.utf8.first == UInt8(ascii: ":") { return .failure(.pseudoHeaderInTrailers) }
+            if let problem = check(name: name, value: value) { return .failure(problem) }
+            headers.add(name: name, value: value)
+        }
+        return .success(headers)
+    }
+
+    private static func check(name: String, value: String) -> Problem? {
+        if name.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) { return .uppercaseName }
+        if connectionSpecific.contains(name) { return .connectionSpecificHeader(name) }
+        if name == "te", value.lowercased() != "trailers" { return .connectionSpecificHeader(name) }
+        return nil
+    }
+
+    // MARK: HTTP/1 shape → HTTP/2
+
+    /// The header list for sending `head` as an HTTP/2 request: `:method`, `:scheme`,
+    /// `:authority` (from `Host`), `:path`, then the fields lower-cased with connection-specific
+    /// ones stripped. A gRPC request gets `te: trailers` (gRPC servers expect it).
+    static func requestFields(from head: HTTPRequestHead, scheme: String) -> [(name: String, value: String)] {
+        var fields: [(name: String, value: String)] = []
+        fields.reserveCapacity(head.headers.count + 5)
+        fields.append((":method", head.method.rawValue))
+        fields.append((":scheme", scheme))
+        if let host = head.headers.first(name: "host") { fields.append((":authority", host)) }
+        fields.append((":path", head.uri.isEmpty ? "/" : head.uri))
+        let named = connectionNamedFields(head.headers)
+        var isGRPC = false
+        for (name, value) in head.headers {
+            let lower = name.lowercased()
+            if lower == "host" || isStripped(lower, value: value, named: named) { continue }
+            if lower == "content-type", value.hasPrefix("application/grpc") { isGRPC = true }
+            fields.append((lower, value))
+        }
+        if isGRPC, !fields.contains(where: { $0.name == "te" }) { fields.append(("te", "trailers")) }
+        return fields
+    }
+
+    /// The header list for sending `head` as an HTTP/2 response: `:status`, then the fields.
+    static func responseFields(from head: HTTPResponseHead) -> [(name: String, value: String)] {
+        var fields: [(name: String, value: String)] = []
+        fields.reserveCapacity(head.headers.count + 1)
+        fields.append((":status", String(head.status.code)))
+        let named = connectionNamedFields(head.headers)
+        for (name, value) in head.headers {
+            let lower = name.lowercased()
+            if isStripped(lower, value: value, named: named) { continue }
+            fields.append((lower, value))
+        }
+        return fields
+    }
+
+    /// Trailers for a trailing HEADERS frame: lower-cased, connection-specific and pseudo stripped.
+    static func trailerFields(from trailers: HTTPHeaders) -> [(name: String, value: String)] {
+        var fields: [(name: String, value: String)] = []
+        fields.reserveCapacity(trailers.count)
+        let named = connectionNamedFields(trailers)
+        for (name, value) in trailers {
+            let lower = name.lowercased()
+            if lower.utf8.first == UInt8(ascii: ":") || isStripped(lower, value: value, named: named) { continue }
+            fields.append((lower, value))
+        }
+        return fields
+    }
+
+    private static func connectionNamedFields(_ headers: HTTPHeaders) -> Set<String> {
+        guard headers.contains(name: "connection") else { return [] }
+        var named: Set<String> = []
+        for token in headers[canonicalForm: "connection"] { named.insert(token.lowercased()) }
+        return named
+    }
+
+    private static func isStripped(_ lowerName: String, value: String, named: Set<String>) -> Bool {
+        if connectionSpecific.contains(lowerName) || named.contains(lowerName) { return true }
+        if lowerName == "te" { return value.lowercased() != "trailers" }
+        return false
+    }
+}

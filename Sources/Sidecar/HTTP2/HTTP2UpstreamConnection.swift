@@ -1,0 +1,354 @@
+import NIOCore
+import NIOHTTP1
+
+/// A multiplexed HTTP/2 client connection to one endpoint (h2 over mutual TLS, or h2c), shared by
+/// the exchanges of one event loop: each gets an `HTTP2UpstreamStream`. The last handler of its
+/// channel; owns an nghttp2 client session.
+///
+/// Listed in its `LoopEndpoint` from the moment it starts connecting: streams opened before the
+/// connection is up are queued in nghttp2 and go out once `activate()` is called (after TCP and,
+/// for mTLS, the handshake). The pool picks a connection while it has a free stream slot under
+/// the server's SETTINGS_MAX_CONCURRENT_STREAMS and it has not received GOAWAY.
+final class HTTP2UpstreamConnection: ChannelDuplexHandler, NGHTTP2SessionDelegate {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = Never
+    typealias OutboundOut = ByteBuffer
+
+    private enum State {
+        case connecting
+        case ready
+        /// GOAWAY received (or sent): no new streams; closes once the open ones are done.
+        case goingAway
+        case closed
+    }
+
+    let eventLoop: EventLoop
+    /// The endpoint whose pool lists this connection; told whether the peer speaks HTTP/2.
+    private weak var owner: LoopEndpoint?
+    private let scheme: String
+    /// The server's first SETTINGS arrived: it speaks HTTP/2.
+    private var peerSpokeHTTP2 = false
+    /// The server's first bytes were not a SETTINGS frame (e.g. an HTTP/1.x error page).
+    private var peerNotHTTP2 = false
+    private var receivedAnything = false
+    private var onClose: ((HTTP2UpstreamConnection) -> Void)?
+    private let session: NGHTTP2Session?
+    private var context: ChannelHandlerContext?
+    private var state: State = .connecting
+    /// Streams by id (submitted requests).
+    private var streams: [Int32: HTTP2UpstreamStream] = [:]
+    private var blockedStreams: [HTTP2UpstreamStream] = []
+    /// Streams handed out and not yet closed (including ones whose head is not submitted yet).
+    private(set) var activeStreams = 0
+    private(set) var idleSince = NIODeadline.now()
+    private var flushing = false
+    private var needsFlush = false
+
+    init(eventLoop: EventLoop, owner: LoopEndpoint?, secure: Bool, onClose: @escaping (HTTP2UpstreamConnection) -> Void) {
+        self.eventLoop = eventLoop
+        self.owner = owner
+        self.scheme = secure ? "https" : "http"
+        self.onClose = onClose
+        self.session = try? NGHTTP2Session(role: .client, settings: NGHTTP2Session.Settings())
+        session?.delegate = self
+        if session == nil { state = .closed }
+    }
+
+    /// Whether a new stream may be opened here now.
+    var hasCapacity: Bool {
+        switch state {
+        case .connecting:
+            return activeStreams < HTTP2Limits.assumedPeerMaxConcurrentStreams
+        case .ready:
+            return activeStreams < max(1, session?.remoteMaxConcurrentStreams ?? 0) && context?.channel.isActive == true
+        case .goingAway, .closed:
+            return false
+        }
+    }
+
+    var isIdle: Bool { activeStreams == 0 }
+    var isWritable: Bool {
+        switch state {
+        case .connecting: return true
+        case .ready, .goingAway: return context?.channel.isWritable ?? false
+        case .closed: return false
+        }
+    }
+
+    // MARK: Pool side
+
+    /// A new stream for one exchange (the caller checked `hasCapacity`).
+    func makeStream(delegate: UpstreamStreamDelegate) -> HTTP2UpstreamStream {
+        let stream = HTTP2UpstreamStream(connection: self)
+        stream.delegate = delegate
+        activeStreams += 1
+        return stream
+    }
+
+    /// TCP (and TLS) is up: send the preface and everything queued.
+    func activate() {
+        guard case .connecting = state else { return }
+        state = .ready
+        flush()
+    }
+
+    /// The connection could not be established: every stream fails as a connect failure.
+    func connectFailed(_ message: String) {
+        failAll(.connectFailed(message))
+        state = .closed
+        reportClosed()
+    }
+
+    /// Ends the connection gracefully: GOAWAY now, close once idle (drain, idle timeout, endpoint removed).
+    func close() {
+        switch state {
+        case .closed:
+            return
+        case .connecting:
+            context?.close(promise: nil)
+        case .ready, .goingAway:
+            state = .goingAway
+            session?.submitGoAway(errorCode: .noError)
+            flush()
+            if activeStreams == 0 { context?.close(promise: nil) }
+        }
+    }
+
+    // MARK: Called by streams
+
+    func submitRequest(_ stream: HTTP2UpstreamStream, head: HTTPRequestHead, body: NGHTTP2OutboundBody?) -> Int32? {
+        guard let session, state != .closed, state != .goingAway else {
+            streamDone(stream)
+            return nil
+        }
+        guard let id = session.submitRequest(HTTP2HeaderTranslation.requestFields(from: head, scheme: scheme), body: body) else {
+            streamDone(stream)
+            return nil
+        }
+        streams[id] = stream
+        flush()
+        return id
+    }
+
+    func bodyQueued(_ stream: HTTP2UpstreamStream) {
+        session?.resumeData(streamID: stream.streamID)
+        if stream.reportedWritable, !stream.isWritable {
+            stream.reportedWritable = false
+            blockedStreams.append(stream)
+        }
+        flush()
+    }
+
+    func consume(streamID: Int32, bytes: Int) {
+        guard streamID != 0 else { return }
+        session?.consume(streamID: streamID, bytes: bytes)
+        flush()
+    }
+
+    func cancel(_ stream: HTTP2UpstreamStream) {
+        resetStream(stream, errorCode: .cancel)
+    }
+
+    func resetStream(_ stream: HTTP2UpstreamStream, errorCode: HTTP2ErrorCode) {
+        guard stream.streamID != 0, streams[stream.streamID] === stream else { return }
+        session?.resetStream(stream.streamID, errorCode: errorCode)
+        flush()
+    }
+
+    private func streamDone(_ stream: HTTP2UpstreamStream) {
+        activeStreams -= 1
+        if activeStreams == 0 {
+            idleSince = .now()
+            if case .goingAway = state { context?.close(promise: nil) }
+        }
+    }
+
+    // MARK: Flushing
+
+    private func flush() {
+        guard let session, let context, case .ready = state else {
+            if case .goingAway = state, let session, let context { flushNow(session: session, context: context) }
+            return
+        }
+        flushNow(session: session, context: context)
+    }
+
+    private func flushNow(session: NGHTTP2Session, context: ChannelHandlerContext) {
+        if session.isBusy || flushing {
+            needsFlush = true
+            return
+        }
+        flushing = true
+        defer { flushing = false }
+        var failed = false
+        repeat {
+            needsFlush = false
+            var wrote = false
+            while context.channel.isWritable {
+                var buffer = context.channel.allocator.buffer(capacity: 0)
+                do {
+                    try session.drainOutput(into: &buffer, limit: HTTP2Limits.maxWriteChunk)
+                } catch {
+                    failed = true
+                }
+                if buffer.readableBytes == 0 { break }
+                context.write(wrapOutboundOut(buffer), promise: nil)
+                wrote = true
+            }
+            if wrote { context.flush() }
+            notifyWritable()
+        } while needsFlush && !failed
+        if failed || !session.wantsReadOrWrite {
+            context.close(promise: nil)
+        }
+    }
+
+    private func notifyWritable() {
+        guard !blockedStreams.isEmpty else { return }
+        let waiting = blockedStreams
+        blockedStreams.removeAll()
+        for stream in waiting where !stream.finished {
+            if stream.isWritable {
+                stream.reportedWritable = true
+                stream.delegate?.upstreamWritabilityChanged()
+            } else {
+                blockedStreams.append(stream)
+            }
+        }
+    }
+
+    // MARK: ChannelHandler
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        failAll(.reset(responseStarted: false))
+        state = .closed
+        reportClosed()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let session else { return }
+        let buffer = unwrapInboundIn(data)
+        if !receivedAnything, buffer.readableBytes >= 4 {
+            // An HTTP/2 server's first frame is SETTINGS (type 0x4 in the fourth byte).
+            receivedAnything = true
+            if buffer.getInteger(at: buffer.readerIndex + 3, as: UInt8.self) != 0x4 {
+                peerNotHTTP2 = true
+                owner?.speaksHTTP2 = false
+                context.close(promise: nil)
+                return
+            }
+        }
+        do {
+            try session.receive(buffer)
+        } catch {
+            flush()
+            context.close(promise: nil)
+            return
+        }
+        flush()
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flush()
+        context.fireChannelReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            flush()
+        } else {
+            for stream in streams.values where stream.reportedWritable && !stream.finished {
+                stream.reportedWritable = false
+                blockedStreams.append(stream)
+                stream.delegate?.upstreamWritabilityChanged()
+            }
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        let wasConnecting: Bool
+        if case .connecting = state { wasConnecting = true } else { wasConnecting = false }
+        state = .closed
+        if peerNotHTTP2 {
+            failAll(.connectFailed("the endpoint did not answer the HTTP/2 preface with SETTINGS"))
+        } else {
+            failAll(wasConnecting ? .connectFailed("connection closed before HTTP/2 was ready") : nil)
+        }
+        reportClosed()
+        context.fireChannelInactive()
+    }
+
+    /// Fails every open stream: `failure`, or `.reset` with whether each one's response had started.
+    private func failAll(_ failure: UpstreamFailure?) {
+        let open = streams
+        streams.removeAll()
+        blockedStreams.removeAll()
+        for stream in open.values {
+            activeStreams -= 1
+            stream.fail(failure ?? .reset(responseStarted: stream.responseStarted))
+        }
+    }
+
+    private func reportClosed() {
+        if let onClose {
+            self.onClose = nil
+            onClose(self)
+        }
+    }
+
+    // MARK: NGHTTP2SessionDelegate
+
+    func sessionReceivedHeaders(_ block: HTTP2HeaderBlock, streamID: Int32, endStream: Bool) {
+        streams[streamID]?.receivedHeaders(block, endStream: endStream)
+    }
+
+    func sessionReceivedData(_ bytes: UnsafeRawBufferPointer, streamID: Int32) {
+        guard let stream = streams[streamID], let context else {
+            session?.consume(streamID: streamID, bytes: bytes.count)
+            return
+        }
+        stream.receivedData(context.channel.allocator.buffer(bytes: bytes))
+    }
+
+    func sessionReceivedEndOfStream(streamID: Int32) {
+        streams[streamID]?.receivedEndOfStream()
+    }
+
+    func sessionReceivedEmptyData(streamID: Int32) {}
+    func sessionReceivedReset(streamID: Int32, errorCode: UInt32) {}
+    func sessionReceivedSettings() {
+        if !peerSpokeHTTP2 {
+            peerSpokeHTTP2 = true
+            owner?.speaksHTTP2 = true
+        }
+    }
+
+    func sessionReceivedGoAway(lastStreamID: Int32, errorCode: UInt32) {
+        if case .ready = state { state = .goingAway }
+        if case .connecting = state { state = .goingAway }
+    }
+
+    func sessionStreamClosed(streamID: Int32, errorCode: UInt32) {
+        guard let stream = streams.removeValue(forKey: streamID) else { return }
+        session?.consumeConnection(bytes: stream.takeUnconsumedBytes())
+        stream.closed(errorCode: errorCode)
+        streamDone(stream)
+    }
+
+    func sessionHeadersNotSent(streamID: Int32) {
+        // The request never left (e.g. GOAWAY came first): nghttp2 closes the stream next; make
+        // sure the exchange hears "refused" rather than a reset.
+        guard let stream = streams[streamID] else { return }
+        stream.fail(.refusedStream)
+    }
+}

@@ -1,0 +1,699 @@
+"""HTTP/2 and gRPC through the sidecar, with real clients and servers: curl (h2c prior knowledge
+and h2 over mTLS by ALPN), h2load through a two-sidecar mTLS h2 mesh, grpcio unary and
+server-streaming calls (metadata, trailers, retries on grpc-status, deadlines), and floods with
+the `h2` library (rapid reset, empty DATA) that cost the offender its connection only."""
+
+import json
+import re
+import socket
+import subprocess
+import threading
+import time
+from concurrent import futures
+
+import grpc
+import h2.config
+import h2.connection
+import h2.events
+import h2.errors
+import pytest
+from hpack import Decoder
+from hyperframe.frame import Frame, GoAwayFrame, HeadersFrame
+
+from certs import Mesh
+from harness import HTTPBackend, Sidecar, basic_config, metric, scrape, wait_until
+
+
+@pytest.fixture(scope="module")
+def mesh():
+    return Mesh(names=("orders", "payments"))
+
+
+def curl(args, timeout=20):
+    return subprocess.run(["curl", "-sS", "--max-time", "10", *args], capture_output=True, text=True, timeout=timeout)
+
+
+# ---------------------------------------------------------------------------------------------
+# Two sidecars: `orders` (outbound, h2c/HTTP/1.1 in) → mTLS cluster → `payments` (inbound) → app
+
+
+def mesh_pair(mesh, start_sidecar, app_address, cluster_protocol="http2", inbound_protocol="auto", retries=None, timeouts=None):
+    server = start_sidecar(
+        {
+            "service": "payments",
+            "identity": mesh.identity("payments"),
+            "admin": {"listen": "127.0.0.1:0"},
+            "inbound": [
+                {"name": "public", "listen": "127.0.0.1:0", "tls": "mutual", "forwardTo": app_address, "protocol": inbound_protocol}
+            ],
+        }
+    )
+    cluster = {
+        "name": "payments",
+        "protocol": cluster_protocol,
+        "tls": {"mode": "mutual", "serverName": "payments"},
+        "endpoints": [{"address": f"127.0.0.1:{server.inbound_port()}"}],
+    }
+    if retries is not None:
+        cluster["retries"] = retries
+    if timeouts is not None:
+        cluster["timeouts"] = timeouts
+    client = start_sidecar(
+        {
+            "service": "orders",
+            "identity": mesh.identity("orders"),
+            "admin": {"listen": "127.0.0.1:0"},
+            "outbound": [{"name": "egress", "listen": "127.0.0.1:0", "routes": [{"cluster": "payments"}]}],
+            "clusters": [cluster],
+        }
+    )
+    return client, server
+
+
+# ---------------------------------------------------------------------------------------------
+# HTTP
+
+
+def test_h2c_prior_knowledge_to_http1_backend(backend, start_sidecar):
+    sidecar = start_sidecar(basic_config(backend.address))
+    port = sidecar.outbound_port()
+    result = curl(["-v", "--http2-prior-knowledge", "-H", "x-custom: 1", f"http://127.0.0.1:{port}/h2c?q=1"])
+    assert result.returncode == 0, result.stderr
+    assert "< HTTP/2 200" in result.stderr
+    echo = json.loads(result.stdout)
+    assert echo["path"] == "/h2c?q=1"
+    assert echo["headers"]["host"] == f"127.0.0.1:{port}"  # :authority became Host
+    assert echo["headers"]["x-custom"] == "1"
+    assert echo["headers"]["x-sidecar-attempt"] == "1"
+    # A request body (DATA frames) arrives whole; HTTP/1.1 still works on the same port.
+    body = b"x" * 200_000
+    result = subprocess.run(
+        ["curl", "-sS", "--max-time", "10", "--http2-prior-knowledge", "--data-binary", "@-", f"http://127.0.0.1:{port}/upload"],
+        input=body, capture_output=True, timeout=20,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["body_len"] == len(body)
+    result = curl(["-v", "--http1.1", f"http://127.0.0.1:{port}/h1"])
+    assert "< HTTP/1.1 200" in result.stderr
+    assert json.loads(result.stdout)["path"] == "/h1"
+
+
+def test_h2c_connection_headers_from_http1_backend_are_stripped(start_sidecar):
+    def handler(request):
+        return 200, {"Connection": "keep-alive, x-hop", "Keep-Alive": "timeout=5", "X-Hop": "1", "X-End": "2"}, b"ok"
+
+    backend = HTTPBackend(handler)
+    try:
+        sidecar = start_sidecar(basic_config(backend.address))
+        result = curl(["-v", "--http2-prior-knowledge", f"http://127.0.0.1:{sidecar.outbound_port()}/"])
+        assert result.returncode == 0, result.stderr
+        headers = result.stderr.lower()
+        assert "< x-end: 2" in headers
+        assert "< connection:" not in headers and "< keep-alive:" not in headers and "< x-hop:" not in headers
+        assert result.stdout == "ok"
+    finally:
+        backend.close()
+
+
+def test_h2_over_mtls_alpn_to_inbound(mesh, backend, start_sidecar):
+    sidecar = start_sidecar(
+        {
+            "service": "payments",
+            "identity": mesh.identity("payments"),
+            "admin": {"listen": "127.0.0.1:0"},
+            "inbound": [{"name": "public", "listen": "127.0.0.1:0", "tls": "mutual", "forwardTo": backend.address, "protocol": "http1"}],
+        }
+    )
+    port = sidecar.inbound_port()
+    result = curl(
+        [
+            "-v", "--http2", "--cacert", mesh.ca, "--cert", mesh.cert("orders"), "--key", mesh.key("orders"),
+            "--resolve", f"payments:{port}:127.0.0.1", f"https://payments:{port}/secure",
+        ]
+    )
+    assert result.returncode == 0, result.stderr
+    assert "ALPN: server accepted h2" in result.stderr or "ALPN, server accepted to use h2" in result.stderr
+    assert "< HTTP/2 200" in result.stderr
+    echo = json.loads(result.stdout)
+    assert echo["headers"]["x-forwarded-client-cert"] == f"By={mesh.spiffe('payments')};URI={mesh.spiffe('orders')}"
+    # HTTP/1.1 clients are still served on the same listener.
+    result = curl(
+        [
+            "-v", "--http1.1", "--cacert", mesh.ca, "--cert", mesh.cert("orders"), "--key", mesh.key("orders"),
+            "--resolve", f"payments:{port}:127.0.0.1", f"https://payments:{port}/secure1",
+        ]
+    )
+    assert "< HTTP/1.1 200" in result.stderr
+
+
+def test_auto_inbound_serves_h2_caller_from_http1_only_app(mesh, backend, start_sidecar):
+    """`protocol: auto` tries HTTP/2 towards the app for an HTTP/2 caller; an app that answers the
+    preface with something else is then called over HTTP/1.1 (the first request included, body
+    and all), and remembered as HTTP/1.1-only."""
+    sidecar = start_sidecar(
+        {
+            "service": "payments",
+            "identity": mesh.identity("payments"),
+            "admin": {"listen": "127.0.0.1:0"},
+            "inbound": [{"name": "public", "listen": "127.0.0.1:0", "tls": "mutual", "forwardTo": backend.address}],
+        }
+    )
+    port = sidecar.inbound_port()
+    for index in range(3):
+        result = subprocess.run(
+            [
+                "curl", "-sS", "-v", "--max-time", "10", "--http2", "--cacert", mesh.ca, "--cert", mesh.cert("orders"),
+                "--key", mesh.key("orders"), "--resolve", f"payments:{port}:127.0.0.1", "--data-binary", "@-",
+                f"https://payments:{port}/auto{index}",
+            ],
+            input=b"b" * 1000, capture_output=True, timeout=20,
+        )
+        assert result.returncode == 0, result.stderr
+        assert b"< HTTP/2 200" in result.stderr
+        echo = json.loads(result.stdout)
+        assert echo["body_len"] == 1000
+        assert echo["headers"]["x-sidecar-attempt"] == "1"
+
+
+def test_h2load_through_h2_mtls_mesh(mesh, backend, start_sidecar):
+    client, server = mesh_pair(mesh, start_sidecar, backend.address, cluster_protocol="http2", inbound_protocol="http1")
+    result = subprocess.run(
+        ["h2load", "-n", "5000", "-c", "4", "-m", "8", f"http://127.0.0.1:{client.outbound_port()}/load"],
+        capture_output=True, text=True, timeout=180,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"requests: 5000 total, 5000 started, 5000 done, 5000 succeeded, 0 failed, 0 errored", result.stdout), result.stdout
+    assert "status codes: 5000 2xx" in result.stdout, result.stdout
+    # Multiplexed: a handful of mesh connections carried 5000 requests.
+    samples = scrape(server)
+    assert metric(samples, "sidecar_tls_handshakes_total", direction="inbound", result="success") <= 8
+    assert len(backend.requests) == 5000
+
+
+def test_http1_caller_through_h2_mesh_gets_trailers_as_chunked(mesh, start_sidecar):
+    """HTTP/1.1 in, HTTP/2 across the mesh, HTTP/1.1 to the app: a chunked request with trailers
+    arrives whole, and the response comes back intact."""
+    backend = HTTPBackend()
+    try:
+        client, _ = mesh_pair(mesh, start_sidecar, backend.address, inbound_protocol="http1")
+        sock = socket.create_connection(("127.0.0.1", client.outbound_port()), timeout=10)
+        sock.sendall(
+            b"POST /chunks HTTP/1.1\r\nHost: payments\r\nTransfer-Encoding: chunked\r\nTrailer: x-sum\r\n\r\n"
+            b"5\r\nhello\r\n6\r\n world\r\n0\r\nx-sum: 11\r\n\r\n"
+        )
+        data = b""
+        sock.settimeout(10)
+        while b"\r\n\r\n" not in data:
+            data += sock.recv(65536)
+        head, _, rest = data.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200")
+        length = int(re.search(rb"(?i)content-length: (\d+)", head).group(1))
+        while len(rest) < length:
+            rest += sock.recv(65536)
+        sock.close()
+        assert json.loads(rest)["body_len"] == 11
+    finally:
+        backend.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# gRPC
+
+
+def _identity(x):
+    return x
+
+
+class GRPCApp:
+    """A grpcio server with generic handlers (raw bytes, no protoc): unary `Echo`, server-streaming
+    `Stream`, `Flaky` (UNAVAILABLE first, then OK), `FlakyTrailers` (same, status in trailers after
+    headers), `Slow` (sleeps). Records the metadata of every call."""
+
+    def __init__(self):
+        self.calls = []
+        self.flaky_count = 0
+        self.lock = threading.Lock()
+        app = self
+
+        def record(context):
+            metadata = dict(context.invocation_metadata())
+            metadata["time_remaining"] = context.time_remaining()
+            with app.lock:
+                app.calls.append(metadata)
+
+        def echo(request, context):
+            record(context)
+            context.set_trailing_metadata((("x-trailer", "t-" + request.decode()),))
+            return b"echo:" + request
+
+        def stream(request, context):
+            record(context)
+            for i in range(int(request)):
+                yield f"msg-{i}".encode()
+            context.set_trailing_metadata((("x-count", request.decode()),))
+
+        def flaky(request, context):
+            record(context)
+            with app.lock:
+                app.flaky_count += 1
+                first = app.flaky_count == 1
+            if first:
+                context.abort(grpc.StatusCode.UNAVAILABLE, "try again")
+            return b"ok:" + request
+
+        def flaky_trailers(request, context):
+            record(context)
+            with app.lock:
+                app.flaky_count += 1
+                first = app.flaky_count == 1
+            if first:
+                context.send_initial_metadata((("x-early", "1"),))
+                context.abort(grpc.StatusCode.UNAVAILABLE, "try again later")
+            return b"ok:" + request
+
+        def big_then_unavailable(request, context):
+            record(context)
+            for i in range(20):
+                yield bytes([65 + i % 26]) * 10_000
+            context.abort(grpc.StatusCode.UNAVAILABLE, "gave up late")
+
+        def slow(request, context):
+            record(context)
+            time.sleep(3)
+            return b"late"
+
+        handlers = {
+            "Echo": grpc.unary_unary_rpc_method_handler(echo, request_deserializer=_identity, response_serializer=_identity),
+            "Stream": grpc.unary_stream_rpc_method_handler(stream, request_deserializer=_identity, response_serializer=_identity),
+            "Flaky": grpc.unary_unary_rpc_method_handler(flaky, request_deserializer=_identity, response_serializer=_identity),
+            "FlakyTrailers": grpc.unary_unary_rpc_method_handler(flaky_trailers, request_deserializer=_identity, response_serializer=_identity),
+            "BigThenUnavailable": grpc.unary_stream_rpc_method_handler(
+                big_then_unavailable, request_deserializer=_identity, response_serializer=_identity
+            ),
+            "Slow": grpc.unary_unary_rpc_method_handler(slow, request_deserializer=_identity, response_serializer=_identity),
+        }
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+        self.server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("test.Svc", handlers),))
+        self.port = self.server.add_insecure_port("127.0.0.1:0")
+        self.address = f"127.0.0.1:{self.port}"
+        self.server.start()
+
+    def close(self):
+        self.server.stop(0)
+
+
+@pytest.fixture
+def grpc_app():
+    app = GRPCApp()
+    yield app
+    app.close()
+
+
+def grpc_channel(port):
+    return grpc.insecure_channel(f"127.0.0.1:{port}", options=[("grpc.enable_http_proxy", 0), ("grpc.enable_retries", 0)])
+
+
+def unary(channel, method):
+    return channel.unary_unary(f"/test.Svc/{method}", request_serializer=_identity, response_deserializer=_identity)
+
+
+GRPC_RETRIES = {"maxRetries": 2, "retryOn": ["grpc-unavailable"], "backoff": {"base": "10ms", "max": "50ms"}}
+
+
+def test_grpc_unary_and_streaming_through_mesh(mesh, grpc_app, start_sidecar):
+    client, _ = mesh_pair(mesh, start_sidecar, grpc_app.address)
+    with grpc_channel(client.outbound_port()) as channel:
+        response, call = unary(channel, "Echo").with_call(b"hi", metadata=(("x-meta", "m1"),), timeout=10)
+        assert response == b"echo:hi"
+        assert call.code() == grpc.StatusCode.OK
+        assert ("x-trailer", "t-hi") in call.trailing_metadata()
+        assert grpc_app.calls[-1]["x-meta"] == "m1"
+        assert grpc_app.calls[-1]["x-sidecar-attempt"] == "1"
+        assert "x-request-id" in grpc_app.calls[-1]
+
+        stream = channel.unary_stream("/test.Svc/Stream", request_serializer=_identity, response_deserializer=_identity)
+        call = stream(b"25", timeout=10)
+        messages = list(call)
+        assert messages == [f"msg-{i}".encode() for i in range(25)]
+        assert ("x-count", "25") in call.trailing_metadata()
+        assert call.code() == grpc.StatusCode.OK
+
+
+def test_grpc_unavailable_retried_trailers_only(mesh, grpc_app, start_sidecar):
+    client, _ = mesh_pair(mesh, start_sidecar, grpc_app.address, retries=GRPC_RETRIES)
+    with grpc_channel(client.outbound_port()) as channel:
+        response, call = unary(channel, "Flaky").with_call(b"x", timeout=10)
+    assert response == b"ok:x"
+    assert grpc_app.flaky_count == 2
+    # Two attempts from the outbound sidecar (the inbound one numbers its own hop afresh).
+    assert len(grpc_app.calls) == 2
+    assert metric(scrape(client), "sidecar_upstream_retries_total", cluster="payments", reason="grpc-status") == 1
+
+
+def test_grpc_unavailable_in_trailers_is_held_and_retried(mesh, grpc_app, start_sidecar):
+    client, _ = mesh_pair(mesh, start_sidecar, grpc_app.address, retries=GRPC_RETRIES)
+    with grpc_channel(client.outbound_port()) as channel:
+        response, call = unary(channel, "FlakyTrailers").with_call(b"y", timeout=10)
+    assert response == b"ok:y"
+    assert call.code() == grpc.StatusCode.OK
+    assert grpc_app.flaky_count == 2
+    # The failed attempt's early headers never reached the caller.
+    assert ("x-early", "1") not in call.initial_metadata()
+
+
+def test_grpc_response_larger_than_buffer_is_passed_through_not_retried(mesh, grpc_app, start_sidecar):
+    client, _ = mesh_pair(mesh, start_sidecar, grpc_app.address, retries=GRPC_RETRIES)
+    with grpc_channel(client.outbound_port()) as channel:
+        stream = channel.unary_stream("/test.Svc/BigThenUnavailable", request_serializer=_identity, response_deserializer=_identity)
+        call = stream(b"", timeout=10)
+        received = []
+        with pytest.raises(grpc.RpcError) as failure:
+            for message in call:
+                received.append(message)
+    assert failure.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert len(received) == 20 and all(len(m) == 10_000 for m in received)
+    assert len(grpc_app.calls) == 1, "200 KB is over maxBufferedBody (64 KiB): streamed, never retried"
+
+
+def test_grpc_unavailable_passed_on_without_retry_policy(mesh, grpc_app, start_sidecar):
+    client, _ = mesh_pair(mesh, start_sidecar, grpc_app.address)
+    with grpc_channel(client.outbound_port()) as channel:
+        with pytest.raises(grpc.RpcError) as failure:
+            unary(channel, "FlakyTrailers").with_call(b"z", timeout=10)
+    assert failure.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert failure.value.details() == "try again later"
+    assert grpc_app.flaky_count == 1
+
+
+def test_grpc_deadline_exceeded_at_grpc_timeout(mesh, grpc_app, start_sidecar):
+    client, _ = mesh_pair(mesh, start_sidecar, grpc_app.address)
+    started = time.monotonic()
+    with grpc_channel(client.outbound_port()) as channel:
+        with pytest.raises(grpc.RpcError) as failure:
+            unary(channel, "Slow").with_call(b"", timeout=0.5)
+    elapsed = time.monotonic() - started
+    assert failure.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert elapsed < 2.0
+    # The app saw the time left (grpc-timeout passed on by both sidecars), not more than the
+    # caller's deadline.
+    wait_until(lambda: grpc_app.calls, message="slow call to reach the app")
+    remaining = grpc_app.calls[-1]["time_remaining"]
+    assert remaining is not None and 0 < remaining <= 0.5
+
+
+def h2_connect(port):
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    conn = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
+    conn.initiate_connection()
+    sock.sendall(conn.data_to_send())
+    return sock, conn
+
+
+def h2_read_events(sock, conn, until, timeout=10.0):
+    """Reads frames until `until(events_so_far)` is true or the peer closes; returns all events."""
+    events = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not until(events):
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            data = sock.recv(65536)
+        except socket.timeout:
+            break
+        except ConnectionResetError:
+            break
+        if not data:
+            break
+        try:
+            events.extend(conn.receive_data(data))
+        except h2.exceptions.ProtocolError:
+            break
+        pending = conn.data_to_send()
+        if pending:
+            try:
+                sock.sendall(pending)
+            except OSError:
+                pass
+    return events
+
+
+def raw_frames(sock, until, timeout=10.0):
+    """Reads raw HTTP/2 frames (hyperframe) until `until(frames)` is true or the peer closes."""
+    frames = []
+    data = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not until(frames):
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            chunk = sock.recv(65536)
+        except (socket.timeout, ConnectionResetError):
+            break
+        if not chunk:
+            break
+        data += chunk
+        while len(data) >= 9:
+            frame, length = Frame.parse_frame_header(memoryview(data[:9]))
+            if len(data) < 9 + length:
+                break
+            frame.parse_body(memoryview(data[9 : 9 + length]))
+            frames.append(frame)
+            data = data[9 + length :]
+    return frames
+
+
+def test_sidecar_made_grpc_error_is_trailers_only_and_deadline_answered_by_sidecar(grpc_app, start_sidecar):
+    """The sidecar's own gRPC answers over HTTP/2: one HEADERS frame with END_STREAM carrying
+    grpc-status (here: DEADLINE_EXCEEDED at the caller's grpc-timeout, from a raw h2 client that
+    has no deadline of its own)."""
+    sidecar = start_sidecar(
+        {
+            "service": "orders",
+            "admin": {"listen": "127.0.0.1:0"},
+            "outbound": [{"name": "egress", "listen": "127.0.0.1:0", "routes": [{"cluster": "app"}]}],
+            "clusters": [{"name": "app", "protocol": "http2", "tls": {"mode": "disabled"}, "endpoints": [{"address": grpc_app.address}]}],
+        }
+    )
+    sock, conn = h2_connect(sidecar.outbound_port())
+    headers = [
+        (":method", "POST"), (":scheme", "http"), (":authority", "app"), (":path", "/test.Svc/Slow"),
+        ("content-type", "application/grpc"), ("te", "trailers"), ("grpc-timeout", "300m"),
+    ]
+    conn.send_headers(1, headers)
+    conn.send_data(1, b"\x00\x00\x00\x00\x00", end_stream=True)
+    sock.sendall(conn.data_to_send())
+    started = time.monotonic()
+    events = h2_read_events(sock, conn, lambda evs: any(isinstance(e, h2.events.StreamEnded) for e in evs))
+    elapsed = time.monotonic() - started
+    sock.close()
+    responses = [e for e in events if isinstance(e, h2.events.ResponseReceived)]
+    assert len(responses) == 1, events
+    assert not any(isinstance(e, h2.events.DataReceived) for e in events)
+    assert not any(isinstance(e, h2.events.TrailersReceived) for e in events)
+    assert responses[0].stream_ended is not None  # END_STREAM on the only HEADERS frame
+    fields = dict(responses[0].headers)
+    assert fields[":status"] == "200"
+    assert fields["grpc-status"] == "4"
+    assert fields["x-sidecar-error"] == "upstream_timeout"
+    assert 0.25 <= elapsed < 2.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Protection
+
+
+def slow_backend(delay=0.3):
+    def handler(request):
+        time.sleep(delay)
+        return 200, {"content-type": "text/plain"}, b"slow"
+
+    return HTTPBackend(handler)
+
+
+def well_behaved_client(port, stop, results):
+    """Sends h2 requests one at a time on its own connection until `stop` is set."""
+    sock, conn = h2_connect(port)
+    stream_id = 1
+    try:
+        while not stop.is_set():
+            conn.send_headers(stream_id, [(":method", "GET"), (":scheme", "http"), (":authority", "x"), (":path", "/good")], end_stream=True)
+            sock.sendall(conn.data_to_send())
+            events = h2_read_events(sock, conn, lambda evs: any(isinstance(e, h2.events.StreamEnded) for e in evs))
+            status = [dict(e.headers).get(":status") for e in events if isinstance(e, h2.events.ResponseReceived)]
+            results.append(status[0] if status else None)
+            if any(isinstance(e, h2.events.ConnectionTerminated) for e in events):
+                results.append("goaway")
+                return
+            stream_id += 2
+    finally:
+        sock.close()
+
+
+def test_rapid_reset_costs_the_offender_its_connection_only(start_sidecar):
+    backend = slow_backend()
+    try:
+        sidecar = start_sidecar(basic_config(backend.address))
+        port = sidecar.outbound_port()
+        stop = threading.Event()
+        results = []
+        good = threading.Thread(target=well_behaved_client, args=(port, stop, results), daemon=True)
+        good.start()
+
+        sock, conn = h2_connect(port)
+        terminated = None
+        stream_id = 1
+        for _ in range(1000):
+            try:
+                conn.send_headers(stream_id, [(":method", "GET"), (":scheme", "http"), (":authority", "x"), (":path", "/bad")], end_stream=True)
+                conn.reset_stream(stream_id, error_code=h2.errors.ErrorCodes.CANCEL)
+                sock.sendall(conn.data_to_send())
+            except (OSError, h2.exceptions.ProtocolError):
+                break
+            stream_id += 2
+        events = h2_read_events(sock, conn, lambda evs: any(isinstance(e, h2.events.ConnectionTerminated) for e in evs))
+        sock.close()
+        terminated = [e for e in events if isinstance(e, h2.events.ConnectionTerminated)]
+        assert terminated, "no GOAWAY for the rapid-reset client"
+        assert terminated[0].error_code == h2.errors.ErrorCodes.ENHANCE_YOUR_CALM
+
+        # The other client keeps getting answers on its own connection.
+        before = len(results)
+        wait_until(lambda: len(results) >= before + 2, timeout=10, message="well-behaved client answers after the flood")
+        stop.set()
+        good.join(timeout=10)
+        assert "goaway" not in results
+        assert results and all(status == "200" for status in results), results
+        samples = scrape(sidecar)
+        assert metric(samples, "sidecar_http2_flood_closed_total", listener="egress", reason="rapid_reset") == 1
+    finally:
+        backend.close()
+
+
+def test_empty_data_flood_gets_goaway(backend, start_sidecar):
+    sidecar = start_sidecar(basic_config(backend.address))
+    sock, conn = h2_connect(sidecar.outbound_port())
+    conn.send_headers(1, [(":method", "POST"), (":scheme", "http"), (":authority", "x"), (":path", "/empty")])
+    sock.sendall(conn.data_to_send())
+    # h2 will not frame empty DATA for us: write the 9-byte frame headers by hand.
+    empty_data = (0).to_bytes(3, "big") + b"\x00" + b"\x00" + (1).to_bytes(4, "big")
+    try:
+        sock.sendall(empty_data * 500)
+    except OSError:
+        pass
+    events = h2_read_events(sock, conn, lambda evs: any(isinstance(e, h2.events.ConnectionTerminated) for e in evs))
+    sock.close()
+    terminated = [e for e in events if isinstance(e, h2.events.ConnectionTerminated)]
+    assert terminated and terminated[0].error_code == h2.errors.ErrorCodes.ENHANCE_YOUR_CALM
+    assert metric(scrape(sidecar), "sidecar_http2_flood_closed_total", listener="egress", reason="empty_data") == 1
+
+
+def test_settings_announce_max_concurrent_streams(start_sidecar):
+    backend = slow_backend(0.5)
+    try:
+        sidecar = start_sidecar(basic_config(backend.address))
+        sock, conn = h2_connect(sidecar.outbound_port())
+        h2_read_events(sock, conn, lambda evs: any(isinstance(e, h2.events.RemoteSettingsChanged) for e in evs), timeout=5)
+        assert conn.remote_settings.max_concurrent_streams == 256
+    finally:
+        backend.close()
+
+
+def test_drain_sends_goaway_and_finishes_in_flight(start_sidecar):
+    backend = slow_backend(0.5)
+    try:
+        sidecar = start_sidecar(basic_config(backend.address))
+        sock, conn = h2_connect(sidecar.outbound_port())
+        conn.send_headers(1, [(":method", "GET"), (":scheme", "http"), (":authority", "x"), (":path", "/inflight")], end_stream=True)
+        sock.sendall(conn.data_to_send())
+        time.sleep(0.1)
+        status, _ = sidecar.admin("POST", "/v1/drain")
+        assert status in (200, 202)
+        # h2's state machine stops at the first GOAWAY: read the frames raw.
+        frames = raw_frames(sock, lambda fs: any("END_STREAM" in f.flags and f.stream_id == 1 for f in fs) and len([f for f in fs if isinstance(f, GoAwayFrame)]) >= 2)
+        sock.close()
+        goaways = [f for f in frames if isinstance(f, GoAwayFrame)]
+        assert [g.last_stream_id for g in goaways][:2] == [2**31 - 1, 1], goaways
+        assert all(g.error_code == 0 for g in goaways)
+        heads = [f for f in frames if isinstance(f, HeadersFrame) and f.stream_id == 1]
+        assert heads and dict(Decoder().decode(heads[0].data))[":status"] == "200"
+        assert any("END_STREAM" in f.flags and f.stream_id == 1 for f in frames)
+    finally:
+        backend.close()
+
+
+class RefusingH2Server:
+    """A plaintext HTTP/2 (h2c) server made with the `h2` library: the first request it ever sees
+    is refused with RST_STREAM REFUSED_STREAM, every later one answered 200 `served`."""
+
+    def __init__(self):
+        self.requests = 0
+        self.lock = threading.Lock()
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.address = f"127.0.0.1:{self.sock.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        h2conn = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=False, header_encoding="utf-8"))
+        h2conn.initiate_connection()
+        conn.sendall(h2conn.data_to_send())
+        try:
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    return
+                for event in h2conn.receive_data(data):
+                    if isinstance(event, h2.events.RequestReceived):
+                        with self.lock:
+                            self.requests += 1
+                            first = self.requests == 1
+                        if first:
+                            h2conn.reset_stream(event.stream_id, error_code=h2.errors.ErrorCodes.REFUSED_STREAM)
+                        else:
+                            h2conn.send_headers(event.stream_id, [(":status", "200"), ("content-length", "6")])
+                            h2conn.send_data(event.stream_id, b"served", end_stream=True)
+                    elif isinstance(event, h2.events.DataReceived):
+                        h2conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+                conn.sendall(h2conn.data_to_send())
+        except (OSError, h2.exceptions.ProtocolError, h2.exceptions.StreamClosedError):
+            return
+        finally:
+            conn.close()
+
+    def close(self):
+        self.sock.close()
+
+
+def test_refused_stream_from_h2_upstream_is_retried(start_sidecar):
+    server = RefusingH2Server()
+    try:
+        sidecar = start_sidecar(
+            {
+                "service": "orders",
+                "admin": {"listen": "127.0.0.1:0"},
+                "outbound": [{"name": "egress", "listen": "127.0.0.1:0", "routes": [{"cluster": "h2app"}]}],
+                "clusters": [
+                    {
+                        "name": "h2app", "protocol": "http2", "tls": {"mode": "disabled"},
+                        "endpoints": [{"address": server.address}],
+                        "retries": {"maxRetries": 2, "backoff": {"base": "10ms", "max": "20ms"}},
+                    }
+                ],
+            }
+        )
+        result = curl(["-v", "--http1.1", f"http://127.0.0.1:{sidecar.outbound_port()}/refuse"])
+        assert result.returncode == 0, result.stderr
+        assert "< HTTP/1.1 200" in result.stderr
+        assert result.stdout == "served"
+        assert server.requests == 2
+        assert metric(scrape(sidecar), "sidecar_upstream_retries_total", cluster="h2app", reason="refused-stream") == 1
+    finally:
+        server.close()
