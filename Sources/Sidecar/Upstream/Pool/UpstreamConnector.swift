@@ -19,60 +19,38 @@ struct UpstreamConnector {
         onClose: @escaping (HTTP1UpstreamConnection) -> Void
     ) -> EventLoopFuture<HTTP1UpstreamConnection> {
         let handler = HTTP1UpstreamConnection(owner: loopEndpoint, onClose: onClose)
-        let address: SocketAddress
-        do {
-            address = try loopEndpoint.endpoint.resolvedAddress()
-        } catch {
+        return open(loopEndpoint) { channel in
+            try channel.pipeline.syncOperations.addHTTPClientHandlers(
+                leftOverBytesStrategy: .dropBytes,
+                enableOutboundHeaderValidation: false,
+                encoderConfiguration: {
+                    var configuration = HTTPRequestEncoder.Configuration()
+                    configuration.automaticallySetFramingHeaders = false
+                    return configuration
+                }()
+            )
+            try channel.pipeline.syncOperations.addHandler(handler)
+        }.map { _ in handler }.flatMapErrorThrowing { error in
             handler.reportClosed()
-            return eventLoop.makeFailedFuture(UpstreamFailure.connectFailed("cannot resolve \(loopEndpoint.endpoint.address): \(error)"))
-        }
-        let endpoint = loopEndpoint.endpoint
-        let secureChannel = self.secureChannel
-        let timeout = connectTimeout == .zero ? TimeAmount.seconds(30) : connectTimeout
-        let bootstrap = ClientBootstrap(group: eventLoop)
-            .connectTimeout(timeout)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers(
-                        leftOverBytesStrategy: .dropBytes,
-                        enableOutboundHeaderValidation: false,
-                        encoderConfiguration: {
-                            var configuration = HTTPRequestEncoder.Configuration()
-                            configuration.automaticallySetFramingHeaders = false
-                            return configuration
-                        }()
-                    )
-                    try channel.pipeline.syncOperations.addHandler(handler)
-                }
-            }
-        let deadline = NIODeadline.now() + timeout
-        return bootstrap.connect(to: address).flatMap { channel -> EventLoopFuture<HTTP1UpstreamConnection> in
-            guard let secureChannel else {
-                return channel.eventLoop.makeSucceededFuture(handler)
-            }
-            let handshake = secureChannel(channel, endpoint)
-            let timer = channel.eventLoop.scheduleTask(deadline: deadline) {
-                channel.close(promise: nil)
-            }
-            return handshake.map { _ in
-                timer.cancel()
-                return handler
-            }.flatMapErrorThrowing { error in
-                timer.cancel()
-                channel.close(promise: nil)
-                throw error
-            }
-        }.flatMapErrorThrowing { error in
-            handler.reportClosed()
-            if error is UpstreamFailure { throw error }
-            throw UpstreamFailure.connectFailed(String(describing: error))
+            throw error
         }
     }
 
     /// Connects `handler` (an HTTP/2 connection, already listed in its endpoint's pool) to
     /// `loopEndpoint`; succeeds once TCP and, for mTLS, the handshake are done.
     func connectHTTP2(_ loopEndpoint: LoopEndpoint, handler: HTTP2UpstreamConnection) -> EventLoopFuture<Void> {
+        open(loopEndpoint) { channel in
+            try channel.pipeline.syncOperations.addHandler(handler)
+        }.map { _ in }
+    }
+
+    /// TCP connect with the connect timeout, the protocol handlers from `configure`, then (for
+    /// mTLS clusters) the TLS handshake, which must also finish within the connect timeout.
+    /// Every failure is an `UpstreamFailure.connectFailed`.
+    private func open(
+        _ loopEndpoint: LoopEndpoint,
+        configure: @escaping (Channel) throws -> Void
+    ) -> EventLoopFuture<Channel> {
         let address: SocketAddress
         do {
             address = try loopEndpoint.endpoint.resolvedAddress()
@@ -82,18 +60,18 @@ struct UpstreamConnector {
         let endpoint = loopEndpoint.endpoint
         let secureChannel = self.secureChannel
         let timeout = connectTimeout == .zero ? TimeAmount.seconds(30) : connectTimeout
+        // Called on this loop (by `LoopCluster`), and the channel is created on it too.
+        let configure = NIOLoopBound(configure, eventLoop: eventLoop)
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(timeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(handler)
-                }
+                channel.eventLoop.makeCompletedFuture { try configure.value(channel) }
             }
         let deadline = NIODeadline.now() + timeout
-        return bootstrap.connect(to: address).flatMap { channel -> EventLoopFuture<Void> in
+        return bootstrap.connect(to: address).flatMap { channel -> EventLoopFuture<Channel> in
             guard let secureChannel else {
-                return channel.eventLoop.makeSucceededFuture(())
+                return channel.eventLoop.makeSucceededFuture(channel)
             }
             let handshake = secureChannel(channel, endpoint)
             let timer = channel.eventLoop.scheduleTask(deadline: deadline) {
@@ -101,6 +79,7 @@ struct UpstreamConnector {
             }
             return handshake.map { _ in
                 timer.cancel()
+                return channel
             }.flatMapErrorThrowing { error in
                 timer.cancel()
                 channel.close(promise: nil)
