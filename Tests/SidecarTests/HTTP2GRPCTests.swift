@@ -80,7 +80,7 @@ final class HTTP2GRPCTests: XCTestCase {
     }
 
     func testPrefaceSniffing() {
-        func check(_ text: String) -> Bool? { HTTP2PrefaceSniffer.matches(ByteBuffer(string: text)) }
+        func check(_ text: String) -> Bool? { HTTP2Preface.matches(ByteBuffer(string: text)) }
         XCTAssertEqual(check("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), true)
         XCTAssertEqual(check("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\u{0}\u{0}"), true)
         XCTAssertNil(check("PRI * HTTP/2"))

@@ -13,18 +13,24 @@ enum DownstreamPipeline {
         case .mutual:
             try addTLS(channel: channel, worker: worker, listener: listener, position: .last)
         case .permissive:
-            try channel.pipeline.syncOperations.addHandler(TLSSniffingHandler(worker: worker, listener: listener))
+            let sniffer = FirstBytesSniffer(
+                classify: OpenSSLHandler.isTLSClientHello,
+                whenMatched: { channel in try addTLS(channel: channel, worker: worker, listener: listener, position: .last) },
+                otherwise: { channel in try addPlaintext(channel: channel, worker: worker, listener: listener) }
+            )
+            try channel.pipeline.syncOperations.addHandler(sniffer)
         }
     }
 
     /// Adds the handler that tells h2c (prior knowledge) from HTTP/1.1 by the first bytes.
     static func addPlaintext(channel: Channel, worker: WorkerContext, listener: ListenerContext) throws {
-        let sniffer = HTTP2PrefaceSniffer(
-            configureHTTP1: { channel in
-                try ProxyListener.configureHTTP1(channel: channel, worker: worker, listener: listener, peerIdentity: nil)
-            },
-            configureHTTP2: { channel in
+        let sniffer = FirstBytesSniffer(
+            classify: HTTP2Preface.matches,
+            whenMatched: { channel in
                 try ProxyListener.configureHTTP2(channel: channel, worker: worker, listener: listener, peerIdentity: nil)
+            },
+            otherwise: { channel in
+                try ProxyListener.configureHTTP1(channel: channel, worker: worker, listener: listener, peerIdentity: nil)
             }
         )
         try channel.pipeline.syncOperations.addHandler(sniffer)
@@ -87,46 +93,5 @@ final class DownstreamTLSHandshakeHandler: ChannelInboundHandler, RemovableChann
             return
         }
         context.close(promise: nil)
-    }
-}
-
-/// For `permissive` listeners: looks at the first bytes of a connection; a TLS ClientHello gets
-/// the mutual TLS pipeline, anything else plaintext HTTP (HTTP/1.1 or h2c). Then it removes itself and replays the
-/// bytes it held.
-final class TLSSniffingHandler: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
-
-    private let worker: WorkerContext
-    private let listener: ListenerContext
-    private var buffered: ByteBuffer?
-
-    init(worker: WorkerContext, listener: ListenerContext) {
-        self.worker = worker
-        self.listener = listener
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var incoming = unwrapInboundIn(data)
-        if buffered == nil {
-            buffered = incoming
-        } else {
-            buffered!.writeBuffer(&incoming)
-        }
-        guard let bytes = buffered, let isTLS = OpenSSLHandler.isTLSClientHello(bytes) else { return }
-        do {
-            if isTLS {
-                try DownstreamPipeline.addTLS(channel: context.channel, worker: worker, listener: listener, position: .after(self))
-            } else {
-                try DownstreamPipeline.addPlaintext(channel: context.channel, worker: worker, listener: listener)
-            }
-        } catch {
-            context.close(promise: nil)
-            return
-        }
-        buffered = nil
-        context.fireChannelRead(wrapInboundOut(bytes))
-        context.fireChannelReadComplete()
-        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 }

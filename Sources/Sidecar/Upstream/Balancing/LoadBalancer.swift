@@ -81,3 +81,18 @@ extension Array where Element == LoopEndpoint {
         return endpoint(atWeight: Int(random.next(upperBound: UInt(total))), avoiding: avoid)
     }
 }
+
+extension Array where Element == LoopEndpoint {
+    /// For table-based hashing (ring hash, Maglev): going once round a table of `slots` entries
+    /// from `start`, the owner (`owner(slot)` indexes this array) of the first eligible slot.
+    func firstEligibleOwner(slots: Int, from start: Int, avoiding avoid: Endpoint?, owner: (Int) -> Int) -> LoopEndpoint? {
+        guard contains(where: { $0.isEligible(avoiding: avoid) }) else { return nil }
+        var index = start
+        for _ in 0..<slots {
+            let candidate = self[owner(index)]
+            if candidate.isEligible(avoiding: avoid) { return candidate }
+            index = index + 1 == slots ? 0 : index + 1
+        }
+        return nil
+    }
+}

@@ -36,15 +36,7 @@ struct Maglev<Random: RandomNumberGenerator>: LoadBalancer {
 
     /// The owner of the next slot after `start` that is eligible, going round the table once at most.
     private func walk(from start: Int, avoid: Endpoint?) -> LoopEndpoint? {
-        let endpoints = snapshot.endpoints
-        guard endpoints.contains(where: { $0.isEligible(avoiding: avoid) }) else { return nil }
-        var index = start
-        for _ in 0..<table.count {
-            let owner = endpoints[Int(table[index])]
-            if owner.isEligible(avoiding: avoid) { return owner }
-            index = index + 1 == table.count ? 0 : index + 1
-        }
-        return nil
+        snapshot.endpoints.firstEligibleOwner(slots: table.count, from: start, avoiding: avoid) { Int(table[$0]) }
     }
 
     /// Rebuilds the table for the snapshot's endpoints (for tests: `table` after a pick).

@@ -40,15 +40,7 @@ struct RingHash<Random: RandomNumberGenerator>: LoadBalancer {
 
     /// The next eligible owner after `start`, going round the ring once at most.
     private func walk(from start: Int, avoid: Endpoint?) -> LoopEndpoint? {
-        let endpoints = snapshot.endpoints
-        guard endpoints.contains(where: { $0.isEligible(avoiding: avoid) }) else { return nil }
-        var index = start
-        for _ in 0..<points.count {
-            let owner = endpoints[Int(owners[index])]
-            if owner.isEligible(avoiding: avoid) { return owner }
-            index = index + 1 == points.count ? 0 : index + 1
-        }
-        return nil
+        snapshot.endpoints.firstEligibleOwner(slots: points.count, from: start, avoiding: avoid) { Int(owners[$0]) }
     }
 
     /// The index of the first point ≥ `hash`, wrapping round to 0.
