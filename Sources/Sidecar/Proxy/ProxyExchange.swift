@@ -61,6 +61,9 @@ final class ProxyExchange: UpstreamStreamDelegate {
     private let startTime: NIODeadline
     private var record: AccessLogRecord
 
+    // Tracing: nil unless `tracing` is configured (then every hook below is one nil check).
+    private var trace: ExchangeTrace?
+
     init(
         head: HTTPRequestHead,
         requestHasBody: Bool,
@@ -95,6 +98,9 @@ final class ProxyExchange: UpstreamStreamDelegate {
         }
         head.version = .http1_1
         upstreamHead = head
+        if let tracer = worker.tracer {
+            trace = ExchangeTrace(headers: head.headers, tracer: tracer, direction: listener.direction, startTime: startTime)
+        }
         isGRPC = head.headers.first(name: "content-type")?.hasPrefix("application/grpc") ?? false
         record = AccessLogRecord(
             direction: listener.direction,
@@ -203,6 +209,7 @@ final class ProxyExchange: UpstreamStreamDelegate {
         requestEndSent = false
         bodyChunksSent = 0
         record.upstreamAddress = loopEndpoint.endpoint.address.description
+        trace?.attemptStarted(attempt: attempt, method: record.method, target: record.path, endpoint: loopEndpoint.endpoint.address, cluster: cluster.cluster.name)
         loopEndpoint.endpoint.activeRequests.wrappingIncrement(ordering: .relaxed)
         loopEndpoint.endpoint.totalRequests.wrappingIncrement(ordering: .relaxed)
 
@@ -252,6 +259,7 @@ final class ProxyExchange: UpstreamStreamDelegate {
         upstream = connection
         var head = upstreamHead
         head.headers.replaceOrAdd(name: "x-sidecar-attempt", value: String(attempt))
+        trace?.stamp(&head.headers)
         connection.sendRequestHead(head, hasBody: requestHasBody)
         upstreamHeadSent = true
         flushBody()
@@ -315,6 +323,7 @@ final class ProxyExchange: UpstreamStreamDelegate {
     }
 
     private func endAttempt() {
+        trace?.attemptEnded()
         perTryTimer?.cancel()
         perTryTimer = nil
         releasePendingSlot()
@@ -340,6 +349,7 @@ final class ProxyExchange: UpstreamStreamDelegate {
     /// An attempt ended without a usable response: retry it, or answer with the matching flag.
     private func attemptFailed(_ outcome: AttemptOutcome) {
         guard !finished, !responseStarted else { return }
+        trace?.attemptFailed(outcome)
         let failedEndpoint = upstreamEndpoint?.endpoint
         if outcome != .refusedStream { recordOutlier(.gatewayError) }
         cancelUpstream()
@@ -425,6 +435,7 @@ final class ProxyExchange: UpstreamStreamDelegate {
     func upstreamResponseHead(_ head: HTTPResponseHead) {
         guard !finished else { return }
         let status = Int(head.status.code)
+        trace?.attemptResponse(status: status)
         if status >= 500 {
             recordOutlier(status == 502 || status == 503 || status == 504 ? .gatewayError : .serverError)
         } else {
@@ -527,6 +538,10 @@ final class ProxyExchange: UpstreamStreamDelegate {
         record.status = status
         record.attempts = attempt
         record.duration = NIODeadline.now() - startTime
+        if trace != nil {
+            record.traceID = trace!.traceID
+            record.spanID = trace!.finish(record: record, downstream: downstream)
+        }
         worker.metrics.recordRequest(
             listener: listener.index,
             cluster: cluster?.cluster.index ?? -1,
