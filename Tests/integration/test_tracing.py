@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import socket
 import socketserver
 import statistics
 import tempfile
@@ -16,7 +17,7 @@ import time
 
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
-from harness import HTTPBackend, free_port, metric, scrape, wait_until
+from harness import HTTPBackend, RawBackend, free_port, metric, read_http_request, scrape, wait_until
 
 TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-(0[01])$")
 SERVER, CLIENT = 2, 3  # Span.SpanKind
@@ -180,7 +181,9 @@ def test_outbound_to_inbound_is_one_trace(start_sidecar):
         assert app_parent == server["span_id"], "the app's parent is the inbound SERVER span"
         # B3 is written too, naming the same span.
         assert seen["b3"] == f"{trace_id}-{server['span_id']}-1"
-        assert client["start"] <= server["start"] <= server["end"] <= client["end"]
+        assert client["start"] <= server["start"] <= server["end"]
+        # The inbound side notes its end just after writing the response: the caller may be done first.
+        assert server["end"] <= client["end"] + 50_000_000
 
         ca = client["attributes"]
         assert ca["http.request.method"] == "GET"
@@ -356,10 +359,21 @@ def _load(port, count):
     return ok, latencies
 
 
+def _fast_backend():
+    """A keep-alive backend that answers each request with one write (no Nagle/delayed-ACK stalls)."""
+
+    def behaviour(conn):
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        while read_http_request(conn) is not None:
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    return RawBackend(behaviour)
+
+
 def test_dead_collector_never_slows_requests(start_sidecar):
     """(d) the collector is down: requests succeed as often and as fast as without tracing, and the
     spans that cannot be exported are dropped and counted."""
-    backend = HTTPBackend()
+    backend = _fast_backend()
     dead = f"http://127.0.0.1:{free_port()}/v1/traces"
     try:
         plain = start_sidecar({**outbound_config("plain", [backend.address], None), "accessLog": {"path": "off"}})
@@ -369,10 +383,10 @@ def test_dead_collector_never_slows_requests(start_sidecar):
         _load(traced.outbound_port(), 100)
         results = {}
         for name, sidecar in (("plain", plain), ("traced", traced), ("plain2", plain), ("traced2", traced)):
-            results[name] = _load(sidecar.outbound_port(), 1000)
+            results[name] = _load(sidecar.outbound_port(), 500)
         plain_ok = results["plain"][0] + results["plain2"][0]
         traced_ok = results["traced"][0] + results["traced2"][0]
-        assert plain_ok == traced_ok == 2000
+        assert plain_ok == traced_ok == 1000
         p50_plain = statistics.median(results["plain"][1] + results["plain2"][1])
         p50_traced = statistics.median(results["traced"][1] + results["traced2"][1])
         assert p50_traced <= p50_plain * 1.5 + 0.001, (p50_plain, p50_traced)
@@ -382,7 +396,7 @@ def test_dead_collector_never_slows_requests(start_sidecar):
         assert dropped > 0
         samples = scrape(traced)
         assert metric(samples, "sidecar_trace_spans_exported_total") == 0
-        assert metric(samples, "sidecar_requests_total", direction="outbound", listener="egress", cluster="svc", code="200") == 2100
+        assert metric(samples, "sidecar_requests_total", direction="outbound", listener="egress", cluster="svc", code="200") == 1100
         # The sidecar still answers promptly and drains cleanly with the collector down.
         resp, _ = request(traced.outbound_port(), "/after")
         assert resp.status == 200

@@ -57,8 +57,11 @@ struct ExchangeTrace {
         sampled = incoming?.sampled ?? tracer.sampleNewTrace()
         rewriteB3Multi = settings.formats.contains(.b3) && (headers.contains(name: "x-b3-traceid") || headers.contains(name: "x-b3-spanid") || headers.contains(name: "x-b3-sampled") || headers.contains(name: "x-b3-flags"))
         serverSpanID = direction == .inbound ? tracer.nextSpanID() : 0
-        startUnixNanos = WallClock.unixNanoseconds()
+        // The wall-clock time of `startTime`: both clocks read now, the monotonic gap taken off.
+        let nowUptime = NIODeadline.now().uptimeNanoseconds
+        let nowUnix = WallClock.unixNanoseconds()
         startUptimeNanos = startTime.uptimeNanoseconds
+        startUnixNanos = nowUnix &- (nowUptime &- startUptimeNanos)
         records = sampled && settings.recordsSpans
     }
 
