@@ -28,6 +28,8 @@ struct SpanBuffer {
     mutating func take() -> (spans: [SpanRecord], dropped: Int) {
         let result = (spans, dropped)
         spans = []
+        // A loop that was busy will be again: start the next round at the size this one reached.
+        if result.0.count > 0 { spans.reserveCapacity(min(capacity, result.0.count)) }
         dropped = 0
         return result
     }
