@@ -72,14 +72,6 @@ public final class SidecarRuntime: Sendable {
             workers.append(box)
         }
         self.workers = workers
-        if let otlp = config.tracing?.otlp, case .success(let endpoint) = HTTPEndpointURL.parse(otlp.endpoint) {
-            traceExporter = OTLPExporter(
-                config: otlp, endpoint: endpoint, serviceName: config.service,
-                sources: traceSources, metrics: controlMetrics, logger: logger
-            )
-        } else {
-            traceExporter = nil
-        }
 
         if let identityConfig = config.identity, config.needsIdentity {
             let allWorkers = workers
@@ -94,6 +86,15 @@ public final class SidecarRuntime: Sendable {
             throw StartupError("identity: required because TLS is mutual")
         } else {
             identityReloader = nil
+        }
+        // Last, so that a failure above leaves no exporter thread behind.
+        if let otlp = config.tracing?.otlp, case .success(let endpoint) = HTTPEndpointURL.parse(otlp.endpoint) {
+            traceExporter = OTLPExporter(
+                config: otlp, endpoint: endpoint, serviceName: config.service,
+                sources: traceSources, metrics: controlMetrics, logger: logger
+            )
+        } else {
+            traceExporter = nil
         }
         self.stopped = group.any().makePromise(of: Void.self)
     }
