@@ -463,3 +463,36 @@ def test_access_log_destinations(start_sidecar):
         assert access_line(out, "stdout-1")["status"] == 200
     finally:
         backend.close()
+
+
+def test_mtls_hop_names_the_caller_identity(start_sidecar):
+    """The same trace across an mTLS hop; the inbound SERVER span carries the caller's SPIFFE ID."""
+    from certs import Mesh
+
+    mesh = Mesh(names=("orders", "payments"))
+    receiver = OTLPReceiver()
+    app = HTTPBackend()
+    try:
+        inbound = start_sidecar({
+            "service": "payments", "identity": mesh.identity("payments"), "admin": {"listen": "127.0.0.1:0"},
+            "inbound": [{"name": "public", "listen": "127.0.0.1:0", "tls": "mutual", "forwardTo": app.address}],
+            "tracing": tracing(receiver.endpoint),
+        })
+        outbound = start_sidecar({
+            **outbound_config("orders", [f"127.0.0.1:{inbound.inbound_port()}"], tracing(receiver.endpoint)),
+            "identity": mesh.identity("orders"),
+            "clusters": [{"name": "svc", "tls": {"mode": "mutual", "serverName": "payments"},
+                          "endpoints": [{"address": f"127.0.0.1:{inbound.inbound_port()}"}]}],
+        })
+        resp, _ = request(outbound.outbound_port(), "/secure", {"x-request-id": "mtls-1"})
+        assert resp.status == 200
+        trace_id, parent, _ = TRACEPARENT.match(app.requests[-1]["headers"]["traceparent"]).groups()
+        server = receiver.wait_for(service="payments", trace_id=trace_id)[0]
+        client = receiver.wait_for(service="orders", trace_id=trace_id)[0]
+        assert server["span_id"] == parent and server["parent_span_id"] == client["span_id"]
+        assert server["attributes"]["sidecar.peer.identity"] == mesh.spiffe("orders")
+        line = access_line(inbound, "mtls-1")
+        assert line["peer_identity"] == mesh.spiffe("orders") and line["span_id"] == server["span_id"]
+    finally:
+        app.close()
+        receiver.close()
