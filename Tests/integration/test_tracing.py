@@ -496,3 +496,26 @@ def test_mtls_hop_names_the_caller_identity(start_sidecar):
     finally:
         app.close()
         receiver.close()
+
+
+def test_hanging_collector_bounds_export_and_drain(start_sidecar):
+    """A collector that accepts and never answers: requests are unaffected, batches time out and
+    are dropped and counted, and a drain still ends within its bounded flush."""
+    def hang(conn):
+        while conn.recv(65536):
+            pass
+
+    collector = RawBackend(hang)
+    backend = _fast_backend()
+    try:
+        sidecar = start_sidecar({**outbound_config("orders", [backend.address], tracing(f"http://{collector.address}/v1/traces", batchSize=8)),
+                                 "accessLog": {"path": "off"}})
+        ok, latencies = _load(sidecar.outbound_port(), 200)
+        assert ok == 200 and statistics.median(latencies) < 0.05
+        wait_until(lambda: metric(scrape(sidecar), "sidecar_trace_spans_dropped_total") > 0, timeout=20, message="timed-out batches dropped")
+        started = time.monotonic()
+        assert sidecar.stop() == 0
+        assert time.monotonic() - started < 8
+    finally:
+        backend.close()
+        collector.close()
