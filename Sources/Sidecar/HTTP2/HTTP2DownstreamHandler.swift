@@ -18,6 +18,16 @@ final class HTTP2DownstreamHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate
     private let peerIdentity: String?
     private var session: NGHTTP2Session?
     private var context: ChannelHandlerContext?
+    /// The connection's addresses, read once (on the first sampled request) for trace attributes.
+    private var addresses: (local: SocketAddress?, remote: SocketAddress?)?
+
+    func connectionAddresses() -> (local: SocketAddress?, remote: SocketAddress?) {
+        if let addresses { return addresses }
+        let channel = context?.channel
+        let result = (local: channel?.localAddress, remote: channel?.remoteAddress)
+        if channel != nil { addresses = result }
+        return result
+    }
     private var streams: [Int32: HTTP2DownstreamStream] = [:]
     /// Streams that reported "not writable" to their exchange and wait for room.
     private var blockedStreams: [HTTP2DownstreamStream] = []

@@ -34,6 +34,9 @@ final class HTTP2DownstreamStream: DownstreamStream {
     var reportedWritable = true
     var closed = false
 
+    var localAddress: SocketAddress? { connection.connectionAddresses().local }
+    var remoteAddress: SocketAddress? { connection.connectionAddresses().remote }
+
     init(streamID: Int32, connection: HTTP2DownstreamHandler) {
         self.streamID = streamID
         self.connection = connection
