@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Mesh-hop benchmark: load generator -> OUTBOUND proxy -> (mTLS) -> INBOUND proxy -> backend.
 
-Peers (bench/peers/): direct, sidecar, envoy, haproxy, nginx. Every peer is started once, checked
+Peers (bench/peers/): direct, sidecar, sidecar-traced, envoy, haproxy, nginx. Every peer is started once, checked
 (a request through both hops returns the backend's 200; the inbound port refuses a client without
 a certificate; whether an impostor certificate with another SPIFFE ID is refused), then measured
 interleaved for ROUNDS rounds (A B C A B C ...); medians are reported with the ratio of every
@@ -91,7 +91,7 @@ def find_envoy(explicit):
 
 def check_tools(args):
     need = {"wrk": "wrk", "h2load": "nghttp2-client", "curl": "curl"}
-    if any(p in args.peers for p in ("nginx", "direct", "sidecar", "envoy", "haproxy")):
+    if any(p in args.peers for p in ("nginx", "direct", "sidecar", "sidecar-traced", "envoy", "haproxy")):
         need["nginx"] = "nginx-light"  # the backend
     if "haproxy" in args.peers:
         need["haproxy"] = "haproxy"

@@ -121,11 +121,12 @@ def peer_dir(ctx, name):
     return d
 
 
-from . import direct, envoy, haproxy, nginx, sidecar  # noqa: E402
+from . import direct, envoy, haproxy, nginx, sidecar, sidecar_traced  # noqa: E402
 
 PEERS = {
     "direct": direct,
     "sidecar": sidecar,
+    "sidecar-traced": sidecar_traced,
     "envoy": envoy,
     "haproxy": haproxy,
     "nginx": nginx,

@@ -7,8 +7,10 @@ from . import Instance, Proc, free_port, peer_dir, render, wait_port
 SPIFFE = "both hops: inbound `allow` (client URI SAN), outbound `expectIdentity` (server URI SAN)"
 
 
-def start(ctx):
-    d = peer_dir(ctx, "sidecar")
+def start(ctx, tracing=None):
+    if tracing is None:
+        tracing = os.environ.get("SIDECAR_TRACING") == "1"
+    d = peer_dir(ctx, "sidecar-traced" if tracing else "sidecar")
     c = ctx.certs
     port, inbound_port = free_port(), free_port()
     values = dict(
@@ -16,9 +18,17 @@ def start(ctx):
         client_cert=c.cert("client"), client_key=c.key("client"), server_cert=c.cert("server"),
         server_key=c.key("server"), client_id=c.client_id, server_id=c.server_id,
     )
-    inst = Instance(name="sidecar", port=port, h2c_port=port, inbound_port=inbound_port)
+    inst = Instance(name="sidecar-traced" if tracing else "sidecar", port=port, h2c_port=port, inbound_port=inbound_port)
     for role, listen in (("inbound", inbound_port), ("outbound", port)):
         cfg = render(f"sidecar-{role}.yaml", os.path.join(d, f"{role}.yaml"), **values)
+        if tracing:
+            # Every request traced (sampleRate 1.0) and exported over OTLP/HTTP to the nginx
+            # backend, which answers 200 to any POST: measures the cost of tracing on the data path.
+            with open(cfg, "a") as f:
+                f.write(
+                    "tracing:\n  sampleRate: 1.0\n"
+                    f"  otlp: {{ endpoint: \"http://127.0.0.1:{ctx.backend_port}/v1/traces\", flushInterval: 1s }}\n"
+                )
         p = Proc(f"sidecar-{role}", [ctx.sidecar_bin, "run", "--config", cfg, "--workers", "1", "--log-level", "warning"],
                  os.path.join(d, f"{role}.log"))
         inst.procs.insert(0, p) if role == "outbound" else inst.procs.append(p)
