@@ -17,7 +17,10 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
         case closed
     }
 
-    weak var delegate: UpstreamStreamDelegate?
+    /// The exchange being served. Strong (a weak load per response part costs a side-table
+    /// access): every way an exchange ends on this connection — response end, failure, `cancel()`
+    /// — clears it, which breaks the exchange ⇄ connection cycle.
+    var delegate: UpstreamStreamDelegate?
     /// The pool this connection returns to; nil once it must not be reused.
     private weak var owner: LoopEndpoint?
     private var onClose: ((HTTP1UpstreamConnection) -> Void)?
