@@ -45,8 +45,10 @@ venv: $(VENV)/.installed
 build: deps
 	$(SWIFT) build --build-tests
 
+# A self-contained binary: the Swift runtime and Foundation linked in (only OpenSSL, nghttp2 and
+# libc are shared), which also keeps ~4 MiB fewer pages resident than the shared libraries do.
 release: deps
-	$(SWIFT) build -c release --product sidecar
+	$(SWIFT) build -c release --product sidecar --static-swift-stdlib
 
 unit-test: build
 	$(SWIFT) test --skip-build
