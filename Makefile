@@ -9,7 +9,21 @@ APT_PACKAGES := libssl-dev libnghttp2-dev pkg-config curl nghttp2-client openssl
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SIDECAR_BIN := .build/debug/sidecar
 
-.PHONY: all deps venv build release test unit-test integration-test demo certs clean
+# OTLP protobuf code generation (`make proto`): the schema comes from shared/proto beside the
+# repository; protoc-gen-swift is built from swift-protobuf (same version as Package.swift) into
+# .build-protoc/ (git-ignored). The generated files are committed, so only schema changes need this.
+PROTO_DIR        ?= $(abspath ../shared/proto)
+PROTO_OUT        := Sources/Sidecar/Telemetry/OTLP/Generated
+PROTOC_BUILD     := .build-protoc
+PROTOC_GEN_SWIFT := $(PROTOC_BUILD)/pkg/.build/release/protoc-gen-swift
+SWIFT_PROTOBUF_VERSION := 1.39.0
+PROTO_FILES := opentelemetry/proto/common/v1/common.proto \
+               opentelemetry/proto/resource/v1/resource.proto \
+               opentelemetry/proto/trace/v1/trace.proto \
+               opentelemetry/proto/collector/trace/v1/trace_service.proto
+
+.PHONY: all deps venv build release test unit-test integration-test demo certs clean proto
+
 
 all: build
 
@@ -52,6 +66,22 @@ certs: deps
 	rm -f certs/*.pem
 	$(SIDECAR_BIN) certs init --dir certs --trust-domain mesh.local
 	for name in orders payments ledger frontend; do $(SIDECAR_BIN) certs issue --dir certs --name $$name --days 3650; done
+
+$(PROTOC_GEN_SWIFT):
+	@command -v protoc >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq protobuf-compiler >/dev/null; }
+	mkdir -p $(PROTOC_BUILD)/pkg
+	printf '%s\n' '// swift-tools-version:6.0' 'import PackageDescription' \
+		'let package = Package(name: "protoc-gen", dependencies: [' \
+		'    .package(url: "https://github.com/apple/swift-protobuf.git", exact: "$(SWIFT_PROTOBUF_VERSION)"),' \
+		'])' > $(PROTOC_BUILD)/pkg/Package.swift
+	$(SWIFT) build -c release --package-path $(PROTOC_BUILD)/pkg --product protoc-gen-swift
+
+proto: $(PROTOC_GEN_SWIFT)
+	@command -v protoc >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq protobuf-compiler >/dev/null; }
+	rm -rf $(PROTO_OUT) && mkdir -p $(PROTO_OUT)
+	protoc --plugin=protoc-gen-swift=$(PROTOC_GEN_SWIFT) -I $(PROTO_DIR) \
+		--swift_opt=Visibility=Internal --swift_opt=FileNaming=PathToUnderscores \
+		--swift_out=$(PROTO_OUT) $(PROTO_FILES)
 
 clean:
 	rm -rf .build $(VENV)

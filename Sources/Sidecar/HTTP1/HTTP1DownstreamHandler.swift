@@ -50,6 +50,18 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
     }
 
     var eventLoop: EventLoop { worker.eventLoop }
+    /// The connection's addresses, read once (on the first sampled request) for trace attributes.
+    private var addresses: (local: SocketAddress?, remote: SocketAddress?)?
+    var localAddress: SocketAddress? { connectionAddresses().local }
+    var remoteAddress: SocketAddress? { connectionAddresses().remote }
+
+    private func connectionAddresses() -> (local: SocketAddress?, remote: SocketAddress?) {
+        if let addresses { return addresses }
+        let channel = context?.channel
+        let result = (local: channel?.localAddress, remote: channel?.remoteAddress)
+        if channel != nil { addresses = result }
+        return result
+    }
     var isWritable: Bool { context?.channel.isWritable ?? false }
 
     // MARK: ChannelHandler

@@ -20,6 +20,16 @@ protocol DownstreamStream: AnyObject {
     func abort()
     /// The exchange is over (response fully written or aborted); the stream may take the next one.
     func exchangeDidFinish(_ exchange: ProxyExchange)
+    /// The listener's address this request arrived on (trace `server.address`); read only for
+    /// sampled requests.
+    var localAddress: SocketAddress? { get }
+    /// The caller's address (trace `network.peer.address`); read only for sampled requests.
+    var remoteAddress: SocketAddress? { get }
+}
+
+extension DownstreamStream {
+    var localAddress: SocketAddress? { nil }
+    var remoteAddress: SocketAddress? { nil }
 }
 
 extension DownstreamStream {

@@ -73,6 +73,9 @@ final class ProxyExchange: UpstreamStreamDelegate {
     private let startTime: NIODeadline
     private var record: AccessLogRecord
 
+    // Tracing: nil unless `tracing` is configured (then every hook below is one nil check).
+    private var trace: ExchangeTrace?
+
     init(
         head: HTTPRequestHead,
         requestHasBody: Bool,
@@ -108,6 +111,9 @@ final class ProxyExchange: UpstreamStreamDelegate {
         downstreamIsHTTP2 = head.version.major == 2
         head.version = .http1_1
         upstreamHead = head
+        if let tracer = worker.tracer {
+            trace = ExchangeTrace(headers: head.headers, tracer: tracer, direction: listener.direction, startTime: startTime)
+        }
         isGRPC = head.headers.first(name: "content-type")?.hasPrefix("application/grpc") ?? false
         record = AccessLogRecord(
             direction: listener.direction,
@@ -232,6 +238,7 @@ final class ProxyExchange: UpstreamStreamDelegate {
         requestEndSent = false
         bodyChunksSent = 0
         record.upstreamAddress = loopEndpoint.endpoint.address.description
+        trace?.attemptStarted(attempt: attempt, method: record.method, target: record.path, endpoint: loopEndpoint.endpoint.address, cluster: cluster.cluster.name)
         loopEndpoint.endpoint.activeRequests.wrappingIncrement(ordering: .relaxed)
         loopEndpoint.endpoint.totalRequests.wrappingIncrement(ordering: .relaxed)
 
@@ -313,6 +320,7 @@ final class ProxyExchange: UpstreamStreamDelegate {
         if let grpcDeadline {
             upstreamHead.headers.replaceOrAdd(name: "grpc-timeout", value: GRPCTimeout.format(grpcDeadline - .now()))
         }
+        trace?.stamp(&upstreamHead.headers)
         stream.sendRequestHead(upstreamHead, hasBody: requestHasBody)
         upstreamHeadSent = true
         flushBody()
@@ -382,6 +390,7 @@ final class ProxyExchange: UpstreamStreamDelegate {
     }
 
     private func endAttempt() {
+        trace?.attemptEnded()
         perTryTimer?.cancel()
         perTryTimer = nil
         releasePendingSlot()
@@ -418,6 +427,7 @@ final class ProxyExchange: UpstreamStreamDelegate {
             startAttempt(avoid: nil)
             return
         }
+        trace?.attemptFailed(outcome)
         let failedEndpoint = upstreamEndpoint?.endpoint
         if outcome != .refusedStream { recordOutlier(.gatewayError) }
         cancelUpstream()
@@ -511,6 +521,7 @@ final class ProxyExchange: UpstreamStreamDelegate {
                 nowNanoseconds: now.uptimeNanoseconds
             )
         }
+        trace?.attemptResponse(status: status)
         if status >= 500 {
             recordOutlier(status == 502 || status == 503 || status == 504 ? .gatewayError : .serverError)
         } else {
@@ -668,6 +679,10 @@ final class ProxyExchange: UpstreamStreamDelegate {
         record.status = status
         record.attempts = attempt
         record.duration = NIODeadline.now() - startTime
+        if trace != nil {
+            record.traceID = trace!.traceID
+            record.spanID = trace!.finish(record: record, downstream: downstream)
+        }
         worker.metrics.recordRequest(
             listener: listener.index,
             cluster: cluster?.cluster.index ?? -1,

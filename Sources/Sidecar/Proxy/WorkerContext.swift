@@ -2,7 +2,7 @@ import Logging
 import NIOCore
 
 /// The state one event loop owns: its view of every cluster, its request-id source, its random
-/// source and its access-log buffer. Created on start, touched only on its loop, so the data path
+/// source, its access-log buffer and its tracer. Created on start, touched only on its loop, so the data path
 /// reaches everything it needs through one reference taken when a connection is accepted.
 final class WorkerContext {
     let eventLoop: EventLoop
@@ -12,6 +12,9 @@ final class WorkerContext {
     var random = SystemRandomNumberGenerator()
     let drain: DrainState
     let accessLog: AccessLogBuffer?
+    /// Trace ids, sampling and this loop's span buffer; nil without a `tracing` section (headers
+    /// then pass through untouched and nothing is recorded).
+    let tracer: LoopTracer?
     let connections: ConnectionTracker
     let metrics = LoopMetrics()
     let logger: Logger
@@ -19,13 +22,14 @@ final class WorkerContext {
     /// a task run on this loop, so connections read it without a lock.
     var identity: IdentitySnapshot?
 
-    init(eventLoop: EventLoop, drain: DrainState, accessLog: AccessLogBuffer?, logger: Logger) {
+    init(eventLoop: EventLoop, drain: DrainState, accessLog: AccessLogBuffer?, tracer: LoopTracer? = nil, logger: Logger) {
         self.eventLoop = eventLoop
         self.logger = logger
         let metrics = self.metrics
         self.connections = ConnectionTracker { direction, delta in metrics.connectionsChanged(direction, by: delta) }
         self.drain = drain
         self.accessLog = accessLog
+        self.tracer = tracer
     }
 
     func setClusters(_ clusters: [LoopCluster]) {

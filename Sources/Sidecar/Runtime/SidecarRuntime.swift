@@ -18,6 +18,8 @@ public final class SidecarRuntime: Sendable {
     private let accessLogWriter: AccessLogWriter?
     let identityReloader: IdentityReloader?
     let controlMetrics = ControlPlaneMetrics()
+    /// Sends recorded spans to `tracing.otlp.endpoint`; nil without `tracing.otlp`.
+    let traceExporter: OTLPExporter?
     /// Listener names and directions by `ListenerContext.index` (inbound first, then outbound).
     let listenerTable: [(name: String, direction: TrafficDirection)]
     private let state = NIOLockedValueBox(State())
@@ -49,9 +51,13 @@ public final class SidecarRuntime: Sendable {
             }
         }
         var workers: [WorkerContextBox] = []
+        let tracingSettings = config.tracing.map { TracingSettings($0, loopCount: max(1, workerCount)) }
+        var traceSources: [OTLPExporter.Source] = []
         for eventLoop in group.makeIterator() {
             let buffer = accessLogWriter.map { AccessLogBuffer(writer: $0, eventLoop: eventLoop) }
-            let worker = WorkerContext(eventLoop: eventLoop, drain: drainState, accessLog: buffer, logger: logger)
+            let tracer = tracingSettings.map { LoopTracer(settings: $0) }
+            if let tracer { traceSources.append(OTLPExporter.Source(eventLoop: eventLoop, tracer: tracer)) }
+            let worker = WorkerContext(eventLoop: eventLoop, drain: drainState, accessLog: buffer, tracer: tracer, logger: logger)
             let box = WorkerContextBox(context: worker)
             let loopClusters = clusterManager.clusters.map { cluster -> LoopCluster in
                 var secure: UpstreamConnector.SecureChannel?
@@ -68,6 +74,14 @@ public final class SidecarRuntime: Sendable {
         }
         self.workers = workers
         clusterManager.setWorkers(workers)
+        if let otlp = config.tracing?.otlp, case .success(let endpoint) = HTTPEndpointURL.parse(otlp.endpoint) {
+            traceExporter = OTLPExporter(
+                config: otlp, endpoint: endpoint, serviceName: config.service,
+                sources: traceSources, metrics: controlMetrics, logger: logger
+            )
+        } else {
+            traceExporter = nil
+        }
 
         if let identityConfig = config.identity, config.needsIdentity {
             let allWorkers = workers
@@ -135,6 +149,7 @@ public final class SidecarRuntime: Sendable {
         identityReloader?.start(on: group.any())
         startOutlierSweeps()
         startHealthChecks()
+        traceExporter?.start()
         state.withLockedValue { $0.ready = true }
     }
 
@@ -215,7 +230,11 @@ public final class SidecarRuntime: Sendable {
             }
         }
         let admin = state.withLockedValue { $0.adminChannel }
-        EventLoopFuture.andAllComplete(futures, on: group.any()).whenComplete { [self] _ in
+        EventLoopFuture.andAllComplete(futures, on: group.any()).flatMap { [self] _ -> EventLoopFuture<Void> in
+            // Spans recorded until now go out, within a bounded wait.
+            guard let traceExporter else { return group.any().makeSucceededVoidFuture() }
+            return traceExporter.flush(within: .seconds(2)).hop(to: group.any())
+        }.whenComplete { [self] _ in
             accessLogWriter?.flushSync()
             if let admin {
                 admin.close().whenComplete { _ in self.stopped.succeed(()) }
@@ -233,6 +252,7 @@ public final class SidecarRuntime: Sendable {
     /// Stops the event loops (after `waitUntilStopped`).
     public func shutdown() async {
         try? await group.shutdownGracefully()
+        await traceExporter?.shutdownThread()
     }
 
     private func shutdownAfterFailedStart() async {

@@ -42,6 +42,23 @@ enum AccessLogFormatter {
         writeString(record.requestID, into: &buffer)
         buffer.writeStaticString(",\"peer_identity\":")
         writeOptional(record.peerIdentity, into: &buffer)
+        buffer.writeStaticString(",\"trace_id\":")
+        if let traceID = record.traceID {
+            buffer.writeStaticString("\"")
+            TraceHex.write(traceID.high, into: &buffer)
+            TraceHex.write(traceID.low, into: &buffer)
+            buffer.writeStaticString("\"")
+        } else {
+            buffer.writeStaticString("null")
+        }
+        buffer.writeStaticString(",\"span_id\":")
+        if record.spanID != 0 {
+            buffer.writeStaticString("\"")
+            TraceHex.write(record.spanID, into: &buffer)
+            buffer.writeStaticString("\"")
+        } else {
+            buffer.writeStaticString("null")
+        }
         buffer.writeStaticString("}\n")
     }
 

@@ -19,6 +19,10 @@ struct AccessLogRecord {
     var retries = 0
     var notRetriedBodyTooLarge = false
     var lastConnectError: String?
+    /// Set when tracing is configured: the request's trace and the span the log line names (the
+    /// SERVER span inbound, the last CLIENT span outbound; 0 = none).
+    var traceID: TraceID?
+    var spanID: UInt64 = 0
 
     init(direction: TrafficDirection, listener: String, method: String, path: String, requestID: String, peerIdentity: String?) {
         self.direction = direction

@@ -4,6 +4,14 @@ import Glibc
 
 /// Wall-clock timestamps for logs, cached per second per thread-free caller (cheap to call per request).
 enum WallClock {
+    /// Nanoseconds since the Unix epoch (span start times; later times are derived from the
+    /// monotonic clock, so a span's duration never goes negative).
+    static func unixNanoseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+    }
+
     /// `2026-11-26T12:34:56.789Z`.
     static func nowISO8601() -> String {
         var ts = timespec()
