@@ -38,6 +38,9 @@ final class HTTP2DownstreamHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate
 
     var eventLoop: EventLoop { worker.eventLoop }
     var isChannelWritable: Bool { context?.channel.isWritable ?? false }
+    /// The connection's addresses (trace attributes of sampled requests).
+    var channelLocalAddress: SocketAddress? { context?.channel.localAddress }
+    var channelRemoteAddress: SocketAddress? { context?.channel.remoteAddress }
 
     // MARK: ChannelHandler
 

@@ -14,6 +14,8 @@ final class HTTP2DownstreamStream: DownstreamStream {
     /// connection goes (`closeAllStreams`).
     private let connection: HTTP2DownstreamHandler
     var exchange: ProxyExchange?
+    var localAddress: SocketAddress? { connection.channelLocalAddress }
+    var remoteAddress: SocketAddress? { connection.channelRemoteAddress }
     /// The response body queued for nghttp2 (handed to the session with the response head).
     let responseBody = NGHTTP2OutboundBody()
     var requestMethod: HTTPMethod = .GET
