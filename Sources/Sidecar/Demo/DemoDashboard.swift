@@ -69,7 +69,7 @@ final class DemoDashboard: @unchecked Sendable {
         let p50 = DemoTrafficDriver.quantile(s.window.latenciesMs, 0.5)
         let p99 = DemoTrafficDriver.quantile(s.window.latenciesMs, 0.99)
         lines.append("  traffic    " + String(format: "%5.0f", s.requestsPerSecond) + " req/s   success \(Self.percent(s.windowSuccess))"
-                     + " (whole run: \(Self.percent(s.totalSuccess)) of \(s.totalRequests))   p50 \(Self.millis(p50))   p99 \(Self.millis(p99))")
+                     + " (whole run: \(Self.percent(s.totalSuccess)) of \(s.totalRequests) calls)   p50 \(Self.millis(p50))   p99 \(Self.millis(p99))")
         lines.append("  flaky      payments-2's own failure rate \(Self.percent(s.flakyFailureRate)) (\(s.flakyFailures) × 503 of \(s.flakyRequests))"
                      + "  →  the frontend sees \(Self.percent(s.totalSuccess)) success")
         let reasons = s.retriesByReason.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
@@ -77,12 +77,12 @@ final class DemoDashboard: @unchecked Sendable {
         lines.append("  payments   cluster v\(s.clusterVersion), \(s.policy) — the frontend sidecar's view (GET /v1/clusters):")
         for replica in s.replicas {
             let share = replica.share.map { String(format: "%3.0f%%", $0 * 100) } ?? "   –"
-            let bar = String(repeating: "█", count: Int(((replica.share ?? 0) * 20).rounded()))
+            let bar = String(repeating: "█", count: Int(((replica.share ?? 0) * 20).rounded())) + String(repeating: "·", count: 20 - Int(((replica.share ?? 0) * 20).rounded()))
             lines.append("    " + Self.pad(replica.name, 11) + Self.pad(replica.address, 16) + Self.pad(replica.state, 12)
-                         + "w\(replica.weight)  share \(share) " + Self.pad(bar, 21)
-                         + Self.pad(Self.millis(replica.latencyMs), 9) + "  \(replica.note)")
+                         + "w\(replica.weight)  share \(share) " + Self.pad(bar, 21) + Self.pad("\(replica.attempts) tries", 12)
+                         + Self.pad(replica.latencyMs > 0 ? "~" + Self.millis(replica.latencyMs) : "", 10) + " \(replica.note)")
         }
-        lines.append("  ledger     \(s.window.ledgerOK)/\(s.window.ledgerRequests) ok in the last second (HTTP/2 over mTLS from the frontend sidecar)")
+        lines.append("  ledger     \(s.window.ledgerOK)/\(s.window.ledgerRequests) calls ok (HTTP/2 over mTLS from the frontend sidecar to ledger's)")
         lines.append("  traces     \(s.spansReceived) spans received by the demo's OTLP collector")
         return lines
     }

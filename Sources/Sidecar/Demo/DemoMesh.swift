@@ -118,7 +118,7 @@ final class DemoMesh: Sendable {
                 # The frontend's sidecar. The demo's traffic driver is the frontend app: it calls
                 # http://127.0.0.1:\(member.listenPort) with Host: payments or Host: ledger. This sidecar
                 # originates mTLS to the payments replicas (HTTP/1.1) and to ledger (HTTP/2), checks
-                # their SPIFFE IDs, retries, ejects outliers and balances by least requests.
+                # their SPIFFE IDs, retries, ejects outliers and balances by peak EWMA latency.
                 # The demo's control plane replaces the payments endpoint list over the admin API.
                 service: frontend
                 \(identityBlock("frontend"))
@@ -142,14 +142,14 @@ final class DemoMesh: Sendable {
                       expectIdentity: [\(Self.spiffeID("payments"))]
                     endpoints:
                 \(endpoints)
-                    loadBalancing: { policy: least_request }
+                    loadBalancing: { policy: peak_ewma }
                     timeouts: { connect: 1s, request: 5s }
                     retries:
                       maxRetries: 2
                       retryOn: [5xx, connect-failure, reset]
                       backoff: { base: 5ms, max: 50ms }
                       budget: { ratio: 0.2, minRetriesPerSecond: 5 }
-                    outlierDetection: { consecutive5xx: 3, consecutiveGatewayErrors: 3, interval: 1s, baseEjectionTime: 3s, maxEjectionPercent: 34 }
+                    outlierDetection: { consecutive5xx: 3, consecutiveGatewayErrors: 3, interval: 1s, baseEjectionTime: 2s, maxEjectionPercent: 34 }
                   - name: ledger
                     protocol: http2
                     tls:

@@ -37,6 +37,13 @@ final class DemoMonitor: Sendable {
         s.windowSeconds = max(0.001, Double((now - last.at).nanoseconds) / 1e9)
         s.window = driver.takeWindow()
         let totals = driver.totals
+        if cumulative {
+            // The final view: the whole run.
+            s.window = DemoTrafficDriver.Window(
+                requests: totals.requests, ok: totals.ok, latenciesMs: totals.latenciesMs,
+                ledgerRequests: totals.ledgerRequests, ledgerOK: totals.ledgerOK)
+            s.windowSeconds = max(0.001, s.elapsedSeconds)
+        }
         s.totalRequests = totals.requests
         s.totalOK = totals.ok
         if let flaky = apps["payments-2"] {
@@ -61,6 +68,7 @@ final class DemoMonitor: Sendable {
                 state: endpoint?.state ?? "not in list",
                 weight: endpoint?.weight ?? 0,
                 share: all == 0 ? nil : Double(delta[address] ?? 0) / Double(all),
+                attempts: endpoint?.totalRequests ?? 0,
                 latencyMs: endpoint?.latencyMs ?? 0,
                 ejections: endpoint?.ejections ?? 0,
                 note: notes(member.name)))

@@ -9,6 +9,8 @@ struct DemoSnapshot: Sendable {
         var weight: Int
         /// Share of the frontend's attempts in the last interval, 0...1 (nil: no attempts at all).
         var share: Double?
+        /// The frontend's attempts to this replica over the whole run.
+        var attempts: Int
         var latencyMs: Double
         var ejections: Int
         var note: String

@@ -52,7 +52,8 @@ struct DemoTraceTree {
             let length = max(1, Int((Double(finish &- start) / total * Double(width)).rounded()))
             let bar = String(repeating: " ", count: min(from, width - 1)) + String(repeating: "▇", count: min(length, width - min(from, width - 1)))
             let timing = String(format: "+%6.1f ms %7.1f ms", Double(start &- origin) / 1e6, Double(finish &- start) / 1e6)
-            return DemoDashboard.pad(label, 62) + "|" + DemoDashboard.pad(bar, width) + "| " + timing + "  " + status
+            let padded = bar.count >= width ? String(bar.prefix(width)) : bar + String(repeating: " ", count: width - bar.count)
+            return DemoDashboard.pad(label, 64) + "|" + padded + "| " + timing + "  " + status
         }
 
         func describe(_ span: Span) -> String {
@@ -69,7 +70,7 @@ struct DemoTraceTree {
         func status(_ span: Span) -> String {
             var text = span.attributes["http.response.status_code"] ?? "–"
             if let flag = span.attributes["sidecar.error"] { text += " \(flag)" }
-            if let identity = span.attributes["sidecar.peer.identity"] { text += "  peer \(identity)" }
+            if let identity = span.attributes["sidecar.peer.identity"] { text += "  mTLS peer \(identity.split(separator: "/").last ?? "")" }
             return text
         }
 
@@ -86,7 +87,7 @@ struct DemoTraceTree {
         // Top level: spans whose parent is not in this trace's received spans.
         let tops = spans.filter { !ids.contains($0.parentSpanID) }.sorted { $0.startNanos < $1.startNanos }
         if let root {
-            lines.append(row("frontend app  \(root.method) \(root.path)  (the demo's traffic driver)",
+            lines.append(row("frontend app  \(root.method) \(root.path)",
                              start: root.startUnixNanos, finish: root.startUnixNanos + UInt64(max(0, root.durationNanos)),
                              status: String(root.status)))
             for (index, span) in tops.enumerated() { walk(span, prefix: "", last: index == tops.count - 1) }
