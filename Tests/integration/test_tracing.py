@@ -463,3 +463,59 @@ def test_access_log_destinations(start_sidecar):
         assert access_line(out, "stdout-1")["status"] == 200
     finally:
         backend.close()
+
+
+def test_mtls_hop_names_the_caller_identity(start_sidecar):
+    """The same trace across an mTLS hop; the inbound SERVER span carries the caller's SPIFFE ID."""
+    from certs import Mesh
+
+    mesh = Mesh(names=("orders", "payments"))
+    receiver = OTLPReceiver()
+    app = HTTPBackend()
+    try:
+        inbound = start_sidecar({
+            "service": "payments", "identity": mesh.identity("payments"), "admin": {"listen": "127.0.0.1:0"},
+            "inbound": [{"name": "public", "listen": "127.0.0.1:0", "tls": "mutual", "forwardTo": app.address}],
+            "tracing": tracing(receiver.endpoint),
+        })
+        outbound = start_sidecar({
+            **outbound_config("orders", [f"127.0.0.1:{inbound.inbound_port()}"], tracing(receiver.endpoint)),
+            "identity": mesh.identity("orders"),
+            "clusters": [{"name": "svc", "tls": {"mode": "mutual", "serverName": "payments"},
+                          "endpoints": [{"address": f"127.0.0.1:{inbound.inbound_port()}"}]}],
+        })
+        resp, _ = request(outbound.outbound_port(), "/secure", {"x-request-id": "mtls-1"})
+        assert resp.status == 200
+        trace_id, parent, _ = TRACEPARENT.match(app.requests[-1]["headers"]["traceparent"]).groups()
+        server = receiver.wait_for(service="payments", trace_id=trace_id)[0]
+        client = receiver.wait_for(service="orders", trace_id=trace_id)[0]
+        assert server["span_id"] == parent and server["parent_span_id"] == client["span_id"]
+        assert server["attributes"]["sidecar.peer.identity"] == mesh.spiffe("orders")
+        line = access_line(inbound, "mtls-1")
+        assert line["peer_identity"] == mesh.spiffe("orders") and line["span_id"] == server["span_id"]
+    finally:
+        app.close()
+        receiver.close()
+
+
+def test_hanging_collector_bounds_export_and_drain(start_sidecar):
+    """A collector that accepts and never answers: requests are unaffected, batches time out and
+    are dropped and counted, and a drain still ends within its bounded flush."""
+    def hang(conn):
+        while conn.recv(65536):
+            pass
+
+    collector = RawBackend(hang)
+    backend = _fast_backend()
+    try:
+        sidecar = start_sidecar({**outbound_config("orders", [backend.address], tracing(f"http://{collector.address}/v1/traces", batchSize=8)),
+                                 "accessLog": {"path": "off"}})
+        ok, latencies = _load(sidecar.outbound_port(), 200)
+        assert ok == 200 and statistics.median(latencies) < 0.05
+        wait_until(lambda: metric(scrape(sidecar), "sidecar_trace_spans_dropped_total") > 0, timeout=20, message="timed-out batches dropped")
+        started = time.monotonic()
+        assert sidecar.stop() == 0
+        assert time.monotonic() - started < 8
+    finally:
+        backend.close()
+        collector.close()

@@ -74,14 +74,6 @@ public final class SidecarRuntime: Sendable {
         }
         self.workers = workers
         clusterManager.setWorkers(workers)
-        if let otlp = config.tracing?.otlp, case .success(let endpoint) = HTTPEndpointURL.parse(otlp.endpoint) {
-            traceExporter = OTLPExporter(
-                config: otlp, endpoint: endpoint, serviceName: config.service,
-                sources: traceSources, metrics: controlMetrics, logger: logger
-            )
-        } else {
-            traceExporter = nil
-        }
 
         if let identityConfig = config.identity, config.needsIdentity {
             let allWorkers = workers
@@ -96,6 +88,15 @@ public final class SidecarRuntime: Sendable {
             throw StartupError("identity: required because TLS is mutual")
         } else {
             identityReloader = nil
+        }
+        // Last, so that a failure above leaves no exporter thread behind.
+        if let otlp = config.tracing?.otlp, case .success(let endpoint) = HTTPEndpointURL.parse(otlp.endpoint) {
+            traceExporter = OTLPExporter(
+                config: otlp, endpoint: endpoint, serviceName: config.service,
+                sources: traceSources, metrics: controlMetrics, logger: logger
+            )
+        } else {
+            traceExporter = nil
         }
         self.stopped = group.any().makePromise(of: Void.self)
     }
