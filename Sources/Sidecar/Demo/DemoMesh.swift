@@ -118,7 +118,7 @@ final class DemoMesh: Sendable {
                 # The frontend's sidecar. The demo's traffic driver is the frontend app: it calls
                 # http://127.0.0.1:\(member.listenPort) with Host: payments or Host: ledger. This sidecar
                 # originates mTLS to the payments replicas (HTTP/1.1) and to ledger (HTTP/2), checks
-                # their SPIFFE IDs, retries, ejects outliers and balances by peak EWMA latency.
+                # their SPIFFE IDs, retries, ejects outliers and balances by least requests (the slow replica holds its requests longer, so it gets fewer).
                 # The demo's control plane replaces the payments endpoint list over the admin API.
                 service: frontend
                 \(identityBlock("frontend"))
@@ -142,7 +142,7 @@ final class DemoMesh: Sendable {
                       expectIdentity: [\(Self.spiffeID("payments"))]
                     endpoints:
                 \(endpoints)
-                    loadBalancing: { policy: peak_ewma }
+                    loadBalancing: { policy: least_request }
                     timeouts: { connect: 1s, request: 5s }
                     retries:
                       maxRetries: 2

@@ -231,7 +231,7 @@ public enum DemoRunner {
         out.append("")
         out.append("what happened: payments-2 failed \(String(format: "%.1f%%", flaky)) of its requests, yet the frontend app saw \(String(format: "%.1f%%", success)) success:"
                    + " its sidecar retried \(final.retries) attempts on another replica and ejected payments-2 \(final.ejections) time(s);"
-                   + " peak_ewma gave the slow payments-3 \(String(format: "%.0f%%", slowShare)) of the attempts.")
+                   + " least_request gave the slow payments-3 \(String(format: "%.0f%%", slowShare)) of the attempts.")
         out.append("configs, certificates and logs kept in \(mesh.directory); run one sidecar again by hand with:")
         out.append("  \(DemoMesh.executablePath()) run --config \(mesh.frontend.configPath)")
         func fixed(_ value: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", value) }
