@@ -148,10 +148,16 @@ struct CertsIssue: ParsableCommand {
 }
 
 struct Demo: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run a self-contained demo on loopback.")
+    static let configuration = CommandConfiguration(abstract: "Run a whole mesh on loopback: five sidecars, mTLS, retries, ejection, endpoint pushes, traces.")
 
     @Option(name: .long, help: "How long to drive traffic, in seconds.")
-    var duration: Int = 10
+    var duration: Int = 20
+
+    func validate() throws {
+        if duration < 1 || duration > 3600 {
+            throw ValidationError("--duration must be from 1 to 3600 seconds")
+        }
+    }
 
     func run() async throws {
         LoggingSystem.bootstrap { label in

@@ -18,16 +18,6 @@ final class HTTP2DownstreamHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate
     private let peerIdentity: String?
     private var session: NGHTTP2Session?
     private var context: ChannelHandlerContext?
-    /// The connection's addresses, read once (on the first sampled request) for trace attributes.
-    private var addresses: (local: SocketAddress?, remote: SocketAddress?)?
-
-    func connectionAddresses() -> (local: SocketAddress?, remote: SocketAddress?) {
-        if let addresses { return addresses }
-        let channel = context?.channel
-        let result = (local: channel?.localAddress, remote: channel?.remoteAddress)
-        if channel != nil { addresses = result }
-        return result
-    }
     private var streams: [Int32: HTTP2DownstreamStream] = [:]
     /// Streams that reported "not writable" to their exchange and wait for room.
     private var blockedStreams: [HTTP2DownstreamStream] = []
@@ -48,6 +38,9 @@ final class HTTP2DownstreamHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate
 
     var eventLoop: EventLoop { worker.eventLoop }
     var isChannelWritable: Bool { context?.channel.isWritable ?? false }
+    /// The connection's addresses (trace attributes of sampled requests).
+    var channelLocalAddress: SocketAddress? { context?.channel.localAddress }
+    var channelRemoteAddress: SocketAddress? { context?.channel.remoteAddress }
 
     // MARK: ChannelHandler
 

@@ -14,6 +14,8 @@ final class HTTP2DownstreamStream: DownstreamStream {
     /// connection goes (`closeAllStreams`).
     private let connection: HTTP2DownstreamHandler
     var exchange: ProxyExchange?
+    var localAddress: SocketAddress? { connection.channelLocalAddress }
+    var remoteAddress: SocketAddress? { connection.channelRemoteAddress }
     /// The response body queued for nghttp2 (handed to the session with the response head).
     let responseBody = NGHTTP2OutboundBody()
     var requestMethod: HTTPMethod = .GET
@@ -33,9 +35,6 @@ final class HTTP2DownstreamStream: DownstreamStream {
     /// Writability last reported to the exchange.
     var reportedWritable = true
     var closed = false
-
-    var localAddress: SocketAddress? { connection.connectionAddresses().local }
-    var remoteAddress: SocketAddress? { connection.connectionAddresses().remote }
 
     init(streamID: Int32, connection: HTTP2DownstreamHandler) {
         self.streamID = streamID

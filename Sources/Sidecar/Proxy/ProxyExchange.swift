@@ -417,7 +417,6 @@ final class ProxyExchange: UpstreamStreamDelegate {
     /// An attempt ended without a usable response: retry it, or answer with the matching flag.
     private func attemptFailed(_ outcome: AttemptOutcome) {
         guard !finished, !responseStarted else { return }
-        trace?.attemptFailed(outcome)
         if outcome == .connectFailure, attemptUsesHTTP2, cluster?.cluster.followsCallerProtocol == true,
             upstreamEndpoint?.speaksHTTP2 == false, bodyReplayable
         {
@@ -428,6 +427,7 @@ final class ProxyExchange: UpstreamStreamDelegate {
             startAttempt(avoid: nil)
             return
         }
+        trace?.attemptFailed(outcome)
         let failedEndpoint = upstreamEndpoint?.endpoint
         if outcome != .refusedStream { recordOutlier(.gatewayError) }
         cancelUpstream()

@@ -47,11 +47,30 @@ public enum SidecarProcess {
                 }
             }
         }
+        let parentWatch = watchParent(runtime: runtime, logger: logger)
         await runtime.waitUntilStopped()
         signalTask.cancel()
+        parentWatch?.cancel()
         await runtime.shutdown()
         logger.info("sidecar stopped")
         return 0
+    }
+
+    /// With `SIDECAR_PARENT_PID` set (by `sidecar demo` for its children), drains as soon as that
+    /// process is no longer the parent: a sidecar never outlives the demo that started it, even
+    /// when the demo is killed without a chance to stop it.
+    private static func watchParent(runtime: SidecarRuntime, logger: Logger) -> Task<Void, Never>? {
+        guard let raw = getenv("SIDECAR_PARENT_PID"), let parent = pid_t(String(cString: raw)), parent > 1 else { return nil }
+        return Task {
+            while !Task.isCancelled {
+                if getppid() != parent {
+                    logger.warning("parent process \(parent) is gone, draining")
+                    runtime.drain()
+                    return
+                }
+                try? await Task.sleep(nanoseconds: 250_000_000)
+            }
+        }
     }
 
     static func describe(_ address: SocketAddress) -> String {

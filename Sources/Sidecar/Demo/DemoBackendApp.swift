@@ -1,0 +1,129 @@
+import Atomics
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A tiny in-process HTTP/1.1 application behind one demo sidecar: answers every request with a
+/// one-line JSON echo, and can fail a share of requests with 503 (a flaky replica) or answer late
+/// (a slow replica). It counts what it saw, so the demo can show the replica's own failure rate
+/// and check that every request came through mTLS from the expected caller
+/// (`x-forwarded-client-cert` set by its inbound sidecar).
+final class DemoBackendApp: Sendable {
+    struct Behaviour: Sendable {
+        /// Share of requests answered 503 (0...1).
+        var failureRate: Double = 0
+        /// Added to every response.
+        var extraLatency: TimeAmount = .zero
+    }
+
+    let name: String
+    let behaviour: Behaviour
+    /// The caller's SPIFFE ID the inbound sidecar must name in `x-forwarded-client-cert`.
+    let expectedCaller: String
+    let requests = ManagedAtomic<Int>(0)
+    let failures = ManagedAtomic<Int>(0)
+    /// Requests whose `x-forwarded-client-cert` named `expectedCaller` (verified by the sidecar's mTLS).
+    let authenticated = ManagedAtomic<Int>(0)
+    private let channel = NIOLockedValueBox<Channel?>(nil)
+
+    init(name: String, behaviour: Behaviour = Behaviour(), expectedCaller: String) {
+        self.name = name
+        self.behaviour = behaviour
+        self.expectedCaller = expectedCaller
+    }
+
+    /// Binds 127.0.0.1 on a free port; returns the port.
+    func start(group: EventLoopGroup) async throws -> Int {
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(DemoBackendHandler(app: self))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0)
+            .get()
+        self.channel.withLockedValue { $0 = channel }
+        return channel.localAddress?.port ?? 0
+    }
+
+    func stop() async {
+        let channel = self.channel.withLockedValue { channel in
+            defer { channel = nil }
+            return channel
+        }
+        try? await channel?.close()
+    }
+
+    /// Decides one request's fate and counts it: the status to answer with.
+    func handle(_ head: HTTPRequestHead) -> HTTPResponseStatus {
+        requests.wrappingIncrement(ordering: .relaxed)
+        if let xfcc = head.headers.first(name: "x-forwarded-client-cert"), xfcc.contains("URI=\(expectedCaller)") {
+            authenticated.wrappingIncrement(ordering: .relaxed)
+        }
+        if behaviour.failureRate > 0, Double.random(in: 0..<1) < behaviour.failureRate {
+            failures.wrappingIncrement(ordering: .relaxed)
+            return .serviceUnavailable
+        }
+        return .ok
+    }
+}
+
+/// One connection of a `DemoBackendApp`. Loop-bound.
+final class DemoBackendHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let app: DemoBackendApp
+    private var head: HTTPRequestHead?
+
+    init(app: DemoBackendApp) {
+        self.app = app
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            self.head = head
+        case .body:
+            break
+        case .end:
+            guard let head else { return }
+            self.head = nil
+            let status = app.handle(head)
+            var body = ByteBuffer()
+            body.writeString("{\"service\":\"\(app.name)\",\"status\":\(status.code),\"path\":")
+            AccessLogFormatter.writeString(head.uri, into: &body)
+            for header in ["x-request-id", "x-sidecar-attempt", "x-forwarded-client-cert"] {
+                if let value = head.headers.first(name: header) {
+                    body.writeString(",\"\(header)\":")
+                    AccessLogFormatter.writeString(value, into: &body)
+                }
+            }
+            body.writeString("}\n")
+            var headers = HTTPHeaders()
+            headers.add(name: "content-type", value: "application/json")
+            headers.add(name: "content-length", value: String(body.readableBytes))
+            let response = HTTPResponseHead(version: head.version, status: status, headers: headers)
+            let delay = app.behaviour.extraLatency
+            if delay > .zero {
+                let handler = self
+                context.eventLoop.assumeIsolated().scheduleTask(in: delay) {
+                    handler.respond(context: context, head: response, body: body)
+                }
+            } else {
+                respond(context: context, head: response, body: body)
+            }
+        }
+    }
+
+    private func respond(context: ChannelHandlerContext, head: HTTPResponseHead, body: ByteBuffer) {
+        guard context.channel.isActive else { return }
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    }
+}
