@@ -159,6 +159,9 @@ class Sidecar:
 class _ThreadingServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default listen backlog is 5: a burst of new connections from the sidecar's
+    # pool (e.g. 32 concurrent h2 streams fanned out to HTTP/1.1) would see refused connects.
+    request_queue_size = 1024
 
 
 class HTTPBackend:

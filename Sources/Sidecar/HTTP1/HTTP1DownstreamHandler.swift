@@ -197,6 +197,12 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
             // A malformed request: answer 400 unless a response is already on its way, then close.
             if exchange == nil {
                 writeResponseAndClose(LocalResponse(flag: .downstreamProtocolError, grpc: false, requestID: nil))
+            } else if let exchange, exchange.isRequestComplete {
+                // The bad bytes belong to a pipelined request behind a complete one: let that
+                // one's response finish, then close; the pipelined requests are dropped.
+                keepAlive = false
+                pipelined.removeAll()
+                pausedForPipelining = false
             } else if !responseHeadSent, let exchange {
                 // Malformed body (e.g. a bad chunk size): abandon the upstream attempt, answer 400.
                 keepAlive = false
@@ -213,6 +219,9 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        // Pipelined requests of a caller that has gone are never started.
+        closing = true
+        pipelined.removeAll()
         exchange?.downstreamClosed()
         exchange = nil
         context.fireChannelInactive()
@@ -326,7 +335,7 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
     }
 
     private func replayPipelined() {
-        guard let context, !closing else {
+        guard let context, !closing, context.channel.isActive else {
             pipelined.removeAll()
             return
         }

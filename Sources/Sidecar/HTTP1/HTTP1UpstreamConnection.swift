@@ -49,6 +49,7 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
 
     /// Starts an exchange on this (idle) connection.
     func begin(delegate: UpstreamStreamDelegate) {
+        if let context { resumeReading(context: context) }
         self.delegate = delegate
         state = .active(requestDone: false, responseStarted: false)
         exchangesServed += 1
@@ -154,6 +155,9 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
             let delegate = self.delegate
             self.delegate = nil
             let reusable = keepAlive && requestDone && responseStarted
+            // A slow downstream may have paused reading this response: an idle connection reads
+            // again (to notice the server closing it), and the next exchange starts unpaused.
+            resumeReading(context: context)
             if reusable, let owner, owner.isMember {
                 state = .idle
                 idleSince = .now()
@@ -164,6 +168,14 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
                 context.close(promise: nil)
             }
             delegate?.upstreamResponseEnd(trailers)
+        }
+    }
+
+    private func resumeReading(context: ChannelHandlerContext) {
+        responseReadingPaused = false
+        if pendingRead {
+            pendingRead = false
+            context.read()
         }
     }
 

@@ -62,6 +62,8 @@ final class ProxyExchange: UpstreamStreamDelegate {
 
     // Response.
     private var responseStarted = false
+    /// The whole response was handed to the downstream.
+    private var responseEndSent = false
     /// gRPC with retries on grpc-status: the response is held (head and body up to
     /// `maxBufferedBody`) until its grpc-status is known, so it can still be retried.
     private var heldHead: HTTPResponseHead?
@@ -174,6 +176,11 @@ final class ProxyExchange: UpstreamStreamDelegate {
         }
         if isGRPC, let value = upstreamHead.headers.first(name: "grpc-timeout") {
             if let grpcTimeout = GRPCTimeout.parse(value) {
+                guard grpcTimeout > .zero else {
+                    // The caller's deadline has already passed.
+                    respondLocally(.upstreamTimeout)
+                    return
+                }
                 if timeout == .zero || grpcTimeout < timeout { timeout = grpcTimeout }
                 grpcDeadline = startTime + timeout
             } else {
@@ -213,6 +220,11 @@ final class ProxyExchange: UpstreamStreamDelegate {
     /// The downstream went away (connection closed or stream reset): stop all work.
     func downstreamClosed() {
         guard !finished else { return }
+        if responseEndSent {
+            // An HTTP/2 stream closes as its last frame goes out: the exchange is complete.
+            finish(status: record.status)
+            return
+        }
         record.flags.append("downstream_closed")
         cancelUpstream()
         finish(status: responseStarted ? record.status : 0)
@@ -275,12 +287,15 @@ final class ProxyExchange: UpstreamStreamDelegate {
         holdsPendingSlot = true
         let attemptNumber = attempt
         cluster.connection(to: loopEndpoint).whenComplete { [self] result in
-            releasePendingSlot()
-            guard !finished, attempt == attemptNumber, upstream == nil else {
-                // The attempt was abandoned meanwhile; a fresh connection can still serve others.
+            // `upstreamEndpoint` is cleared when an attempt ends (e.g. its per-try timeout fired
+            // while connecting): a connection for an abandoned attempt must not be attached. Its
+            // pending slot was released when it ended.
+            guard !finished, attempt == attemptNumber, upstream == nil, upstreamEndpoint === loopEndpoint else {
+                // A fresh connection can still serve others.
                 if case .success(let connection) = result { connection.releaseUnused() }
                 return
             }
+            releasePendingSlot()
             switch result {
             case .success(let connection):
                 attachHTTP1(connection)
@@ -461,7 +476,9 @@ final class ProxyExchange: UpstreamStreamDelegate {
             record.flags.append("retry_budget_exhausted")
             return nil
         }
-        holdsRetrySlot = true
+        // The slot is taken now; `scheduleRetry` records that the next attempt holds it. (Setting
+        // the flag here would let the ending attempt's `endAttempt` release this new slot in
+        // place of its own, leaking one.)
         return reason
     }
 
@@ -480,7 +497,10 @@ final class ProxyExchange: UpstreamStreamDelegate {
         respondLocally(.upstreamOverflow)
     }
 
+    /// Starts the next attempt after backoff. Callers end the current attempt first (releasing a
+    /// retry slot it held) and got the new slot from `retryPermit`.
     private func scheduleRetry(reason: String, avoid: Endpoint?) {
+        holdsRetrySlot = true
         record.retries += 1
         if let cluster { worker.metrics.recordRetry(cluster: cluster.cluster.index, reason: reason) }
         let delay = backoff.delay(forRetry: attempt, using: &worker.random)
@@ -607,6 +627,7 @@ final class ProxyExchange: UpstreamStreamDelegate {
         }
         upstream = nil
         endAttempt()
+        responseEndSent = true
         downstream.sendResponseEnd(trailers)
         finish(status: record.status)
     }
@@ -637,10 +658,11 @@ final class ProxyExchange: UpstreamStreamDelegate {
     }
 
     func upstreamReadComplete() {
-        if responseStarted { downstream.flush() }
+        if responseStarted, !finished { downstream.flush() }
     }
 
     func upstreamWritabilityChanged() {
+        guard !finished else { return }
         flushBody()
     }
 
@@ -660,6 +682,7 @@ final class ProxyExchange: UpstreamStreamDelegate {
         if response.body.readableBytes > 0 {
             downstream.sendResponseBody(response.body)
         }
+        responseEndSent = true
         downstream.sendResponseEnd(nil)
         finish(status: record.status)
     }

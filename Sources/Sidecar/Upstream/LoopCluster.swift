@@ -57,7 +57,7 @@ final class LoopCluster {
     }
 
     private func apply(_ set: EndpointSet) {
-        guard set.version >= version || endpoints.isEmpty else { return }
+        guard set.version >= version else { return }
         var byID: [Int: LoopEndpoint] = [:]
         for loopEndpoint in endpoints { byID[loopEndpoint.endpoint.id] = loopEndpoint }
         var next: [LoopEndpoint] = []
@@ -162,6 +162,10 @@ final class LoopCluster {
         let now = NIODeadline.now()
         for loopEndpoint in endpoints {
             loopEndpoint.closeIdleConnections(olderThan: idleTimeout, now: now)
+        }
+        // Removed endpoints: connections that were busy at removal close once they are idle.
+        for loopEndpoint in draining {
+            loopEndpoint.closeIdleConnections(olderThan: nil, now: now)
         }
     }
 

@@ -1,0 +1,92 @@
+"""Connection state that outlives one request: pooled upstream connections, breaker slots held
+across retries, pipelined requests of a caller that left. Each test failed before its fix."""
+
+import http.client
+import socket
+import time
+
+from harness import HTTPBackend, RawBackend, basic_config, read_http_request, wait_until
+
+
+def test_pooled_connection_reads_again_after_a_slow_reader_paused_it(start_sidecar):
+    big = b"x" * (8 * 1024 * 1024)
+    backend = HTTPBackend(lambda req: (200, {}, big if req["path"] == "/big" else b"small"))
+    try:
+        config = basic_config(backend.address)
+        config["clusters"][0]["timeouts"] = {"request": "3s"}
+        sidecar = start_sidecar(config)
+        conn = http.client.HTTPConnection("127.0.0.1", sidecar.outbound_port(), timeout=10)
+        conn.request("GET", "/big", headers={"Host": "backend"})
+        resp = conn.getresponse()
+        # Read nothing for a while: the socket buffers fill, the sidecar pauses reading upstream.
+        wait_until(lambda: len(backend.requests) == 1, message="the big request reached the backend")
+        time.sleep(0.5)  # the slow reader under test
+        assert len(resp.read()) == len(big)
+        # The same downstream connection, so the same event loop and its pooled upstream connection.
+        started = time.monotonic()
+        conn.request("GET", "/small", headers={"Host": "backend"})
+        second = conn.getresponse()
+        assert second.read() == b"small"
+        assert second.status == 200
+        assert time.monotonic() - started < 1.0, "the pooled connection was left paused"
+        assert backend.connections == 1, "the pooled connection was reused"
+    finally:
+        backend.close()
+
+
+def test_retry_slots_are_released_when_a_retry_is_retried(start_sidecar):
+    failing = HTTPBackend(lambda req: (503, {}, b"busy"))
+    dead = socket.socket()
+    dead.bind(("127.0.0.1", 0))
+    dead_address = f"127.0.0.1:{dead.getsockname()[1]}"
+    dead.close()  # nothing listens: connect failures
+    try:
+        config = basic_config(failing.address)
+        config["clusters"][0].update(
+            endpoints=[{"address": dead_address}, {"address": failing.address}],
+            retries={"maxRetries": 2, "retryOn": ["connect-failure", "5xx"], "backoff": {"base": "1ms", "max": "2ms"}},
+            outlierDetection={"consecutive5xx": 1000, "consecutiveGatewayErrors": 1000},
+            circuitBreaker={"maxRetries": 3},
+        )
+        sidecar = start_sidecar(config)
+        conn = http.client.HTTPConnection("127.0.0.1", sidecar.outbound_port(), timeout=10)
+        for _ in range(10):
+            conn.request("GET", "/", headers={"Host": "backend"})
+            resp = conn.getresponse()
+            resp.read()
+            assert resp.status in (503,)
+        _, clusters = sidecar.admin_json("GET", "/v1/clusters")
+        assert clusters["clusters"][0]["circuitBreaker"]["retries"] == 0
+        # Retries are still allowed: the last requests retried too (no retry_overflow).
+        log = wait_until(lambda: (lambda l: l if len(l) >= 10 else None)([r for r in sidecar.access_log() if r["direction"] == "outbound"]),
+                         message="ten access-log lines")
+        assert all("retry_overflow" not in r["flags"] for r in log), [r["flags"] for r in log]
+    finally:
+        failing.close()
+
+
+def test_pipelined_requests_of_a_caller_that_left_are_never_sent(start_sidecar):
+    seen = []
+
+    def slow(conn):
+        while True:
+            head = read_http_request(conn)
+            if head is None:
+                return
+            seen.append(head.split(b"\r\n")[0])
+            time.sleep(1.0)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    backend = RawBackend(slow)
+    try:
+        sidecar = start_sidecar(basic_config(backend.address))
+        s = socket.create_connection(("127.0.0.1", sidecar.outbound_port()))
+        s.sendall(b"GET /first HTTP/1.1\r\nHost: backend\r\n\r\nGET /second HTTP/1.1\r\nHost: backend\r\n\r\n")
+        wait_until(lambda: seen, message="the first request at the backend")
+        s.close()
+        wait_until(lambda: any("downstream_closed" in r["flags"] for r in sidecar.access_log()), timeout=5,
+                   message="the first exchange ended with the caller gone")
+        time.sleep(0.3)  # window in which a wrongly replayed request would reach the backend
+        assert seen == [b"GET /first HTTP/1.1"], seen
+    finally:
+        backend.close()
