@@ -603,7 +603,7 @@ def test_drain_sends_goaway_and_finishes_in_flight(start_sidecar):
         sock, conn = h2_connect(sidecar.outbound_port())
         conn.send_headers(1, [(":method", "GET"), (":scheme", "http"), (":authority", "x"), (":path", "/inflight")], end_stream=True)
         sock.sendall(conn.data_to_send())
-        time.sleep(0.1)
+        wait_until(lambda: backend.requests, message="the in-flight request at the backend")
         status, _ = sidecar.admin("POST", "/v1/drain")
         assert status in (200, 202)
         # h2's state machine stops at the first GOAWAY: read the frames raw.
