@@ -232,3 +232,23 @@ def test_start_fails_with_bad_identity(mesh, tmp_path):
     assert expired.returncode == 2
     assert "old.pem" in expired.stderr and "expired" in expired.stderr
     assert len(expired.stderr.strip().splitlines()) == 1
+
+
+def test_admin_over_mutual_tls_answers_only_allowed_identities(mesh, backend, start_sidecar):
+    config = inbound_config(mesh, backend)
+    config["admin"] = {"listen": "127.0.0.1:0", "tls": "mutual", "allow": [mesh.spiffe("orders")]}
+    sidecar = start_sidecar(config)
+    port = sidecar.admin_port
+
+    def admin_curl(name=None):
+        args = ["curl", "-sS", "--max-time", "10", "--cacert", mesh.ca, "--resolve", f"payments:{port}:127.0.0.1"]
+        if name:
+            args += ["--cert", mesh.cert(name), "--key", mesh.key(name)]
+        return subprocess.run(args + [f"https://payments:{port}/ready"], capture_output=True, text=True)
+
+    allowed = admin_curl("orders")
+    assert allowed.returncode == 0 and allowed.stdout == "ready\n", allowed.stderr
+    assert admin_curl("intruder").returncode != 0, "an identity outside admin.allow gets no answer"
+    assert admin_curl().returncode != 0, "no client certificate: refused in the handshake"
+    plain = subprocess.run(["curl", "-sS", "--max-time", "5", f"http://127.0.0.1:{port}/ready"], capture_output=True, text=True)
+    assert "ready" not in plain.stdout, "the admin API is not served in plaintext"

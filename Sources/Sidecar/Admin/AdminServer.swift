@@ -2,7 +2,9 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-/// The admin HTTP server (CONTRACT section 3), plaintext on loopback by default.
+/// The admin HTTP server (CONTRACT section 3): plaintext on loopback by default; with
+/// `admin.tls: mutual`, mutual TLS with the workload identity (rotations included) and only the
+/// SPIFFE IDs in `admin.allow` get an answer.
 enum AdminServer {
     static func bind(runtime: SidecarRuntime, address: SocketAddressSpec, group: EventLoopGroup) async throws -> Channel {
         let socketAddress: SocketAddress
@@ -12,10 +14,22 @@ enum AdminServer {
             throw StartupError("cannot resolve admin address \(address): \(error)")
         }
         let api = AdminAPI(runtime: runtime)
+        var mutualTLS: (reloader: IdentityReloader, allow: Set<String>)?
+        if runtime.config.admin.tls == .mutual {
+            guard let reloader = runtime.identityReloader else {
+                throw StartupError("admin.tls is mutual but no identity is loaded")
+            }
+            mutualTLS = (reloader, Set(runtime.config.admin.allow))
+        }
+        let tls = mutualTLS
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(OpenSSLHandler(context: tls.reloader.current.admin))
+                        try channel.pipeline.syncOperations.addHandler(AdminAuthorizationHandler(allow: tls.allow))
+                    }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(AdminHTTPHandler(api: api))
                 }

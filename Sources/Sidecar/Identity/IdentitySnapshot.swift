@@ -5,6 +5,8 @@ final class IdentitySnapshot: Sendable {
     let identity: TLSIdentity
     /// Terminates inbound mTLS (client certificate required), ALPN `h2`, `http/1.1`.
     let server: TLSContext
+    /// Terminates mTLS on the admin listener (`admin.tls: mutual`): HTTP/1.1 only.
+    let admin: TLSContext
     /// Originates mTLS to `protocol: http1` clusters (ALPN `http/1.1`).
     let clientHTTP1: TLSContext
     /// Originates mTLS to `protocol: http2` clusters (ALPN `h2`).
@@ -15,6 +17,7 @@ final class IdentitySnapshot: Sendable {
     init(identity: TLSIdentity, serverALPN: [String]) throws {
         self.identity = identity
         self.server = try TLSContext.server(identity: identity, requireClientCertificate: true, alpn: serverALPN)
+        self.admin = try TLSContext.server(identity: identity, requireClientCertificate: true, alpn: ["http/1.1"])
         self.clientHTTP1 = try TLSContext.client(identity: identity, alpn: ["http/1.1"])
         self.clientHTTP2 = try TLSContext.client(identity: identity, alpn: ["h2"])
     }
