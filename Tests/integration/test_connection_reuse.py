@@ -86,7 +86,9 @@ def test_pipelined_requests_of_a_caller_that_left_are_never_sent(start_sidecar):
         s.close()
         wait_until(lambda: any("downstream_closed" in r["flags"] for r in sidecar.access_log()), timeout=5,
                    message="the first exchange ended with the caller gone")
-        time.sleep(0.3)  # window in which a wrongly replayed request would reach the backend
+        # Drain waits for requests in flight: a wrongly replayed request would be at the backend
+        # (which records a request as it reads it) before the process exits.
+        assert sidecar.stop() == 0
         assert seen == [b"GET /first HTTP/1.1"], seen
     finally:
         backend.close()
