@@ -25,7 +25,7 @@ final class DemoBackendApp: Sendable {
     let failures = ManagedAtomic<Int>(0)
     /// Requests whose `x-forwarded-client-cert` named `expectedCaller` (verified by the sidecar's mTLS).
     let authenticated = ManagedAtomic<Int>(0)
-    private let channel = NIOLockedValueBox<Channel?>(nil)
+    private let server = DemoHTTPServer()
 
     init(name: String, behaviour: Behaviour = Behaviour(), expectedCaller: String) {
         self.name = name
@@ -35,27 +35,11 @@ final class DemoBackendApp: Sendable {
 
     /// Binds 127.0.0.1 on a free port; returns the port.
     func start(group: EventLoopGroup) async throws -> Int {
-        let channel = try await ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(DemoBackendHandler(app: self))
-                }
-            }
-            .bind(host: "127.0.0.1", port: 0)
-            .get()
-        self.channel.withLockedValue { $0 = channel }
-        return channel.localAddress?.port ?? 0
+        try await server.start(group: group) { DemoBackendHandler(app: self) }
     }
 
     func stop() async {
-        let channel = self.channel.withLockedValue { channel in
-            defer { channel = nil }
-            return channel
-        }
-        try? await channel?.close()
+        await server.stop()
     }
 
     /// Decides one request's fate and counts it: the status to answer with.

@@ -29,30 +29,15 @@ final class DemoOTLPReceiver: Sendable {
     private let spans = NIOLockedValueBox<[Span]>([])
     let exportRequests = ManagedAtomic<Int>(0)
     let rejectedRequests = ManagedAtomic<Int>(0)
-    private let channel = NIOLockedValueBox<Channel?>(nil)
+    private let server = DemoHTTPServer()
 
     /// Binds 127.0.0.1 on a free port; returns the port.
     func start(group: EventLoopGroup) async throws -> Int {
-        let channel = try await ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(DemoOTLPHandler(receiver: self))
-                }
-            }
-            .bind(host: "127.0.0.1", port: 0)
-            .get()
-        self.channel.withLockedValue { $0 = channel }
-        return channel.localAddress?.port ?? 0
+        try await server.start(group: group) { DemoOTLPHandler(receiver: self) }
     }
 
     func stop() async {
-        let channel = self.channel.withLockedValue { channel in
-            defer { channel = nil }
-            return channel
-        }
-        try? await channel?.close()
+        await server.stop()
     }
 
     func allSpans() -> [Span] {

@@ -29,8 +29,6 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
     private var keepAlive = true
     private var responseReadingPaused = false
     private var pendingRead = false
-    /// Counts exchanges served, so that the pool can tell a reused connection from a fresh one.
-    private(set) var exchangesServed = 0
     private(set) var idleSince: NIODeadline = .now()
 
     init(owner: LoopEndpoint, onClose: @escaping (HTTP1UpstreamConnection) -> Void) {
@@ -52,7 +50,6 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
         if let context { resumeReading(context: context) }
         self.delegate = delegate
         state = .active(requestDone: false, responseStarted: false)
-        exchangesServed += 1
     }
 
     /// A connection opened for an attempt that was abandoned before using it: pool it unused.

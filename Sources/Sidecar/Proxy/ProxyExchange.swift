@@ -203,7 +203,7 @@ final class ProxyExchange: UpstreamStreamDelegate {
         if bodyReplayable, bodyBytesBuffered > maxBufferedBody {
             bodyReplayable = false
             if retryPolicy.maxRetries > 0 {
-                record.notRetriedBodyTooLarge = true
+                record.flags.append("body_too_large_to_retry")
                 if let cluster { worker.metrics.recordBodyTooLargeToRetry(cluster: cluster.cluster.index) }
             }
         }
@@ -300,7 +300,7 @@ final class ProxyExchange: UpstreamStreamDelegate {
             case .success(let connection):
                 attachHTTP1(connection)
             case .failure(let error):
-                record.lastConnectError = String(describing: error)
+                worker.logger.debug("upstream connect failed", metadata: ["endpoint": "\(loopEndpoint.endpoint.address)", "error": "\(error)"])
                 attemptFailed(.connectFailure)
             }
         }

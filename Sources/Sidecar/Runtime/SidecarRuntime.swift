@@ -42,10 +42,10 @@ public final class SidecarRuntime: Sendable {
         self.listenerTable = config.inbound.map { ($0.name, TrafficDirection.inbound) } + config.outbound.map { ($0.name, TrafficDirection.outbound) }
         switch config.accessLog.path {
         case .off: accessLogWriter = nil
-        case .stdout: accessLogWriter = try AccessLogWriter(path: nil)
+        case .stdout: accessLogWriter = try AccessLogWriter(path: nil, droppedBatches: controlMetrics.accessLogDroppedBatches)
         case .file(let path):
             do {
-                accessLogWriter = try AccessLogWriter(path: path)
+                accessLogWriter = try AccessLogWriter(path: path, droppedBatches: controlMetrics.accessLogDroppedBatches)
             } catch {
                 throw StartupError(String(describing: error))
             }

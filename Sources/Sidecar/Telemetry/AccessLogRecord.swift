@@ -17,8 +17,6 @@ struct AccessLogRecord {
     var bytesSent = 0
     var attempts = 0
     var retries = 0
-    var notRetriedBodyTooLarge = false
-    var lastConnectError: String?
     /// Set when tracing is configured: the request's trace and the span the log line names (the
     /// SERVER span inbound, the last CLIENT span outbound; 0 = none).
     var traceID: TraceID?

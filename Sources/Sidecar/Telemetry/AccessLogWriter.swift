@@ -1,3 +1,4 @@
+import CoreMetrics
 import Dispatch
 import NIOConcurrencyHelpers
 import NIOCore
@@ -22,7 +23,11 @@ public final class AccessLogWriter: Sendable {
     }
 
     /// `path` nil writes to stdout.
-    public init(path: String?, maxPendingBytes: Int = 8 * 1024 * 1024) throws {
+    /// Counts batches dropped because the writer fell behind (`sidecar_access_log_dropped_batches_total`).
+    private let droppedBatchCounter: CoreMetrics.Counter?
+
+    public init(path: String?, maxPendingBytes: Int = 8 * 1024 * 1024, droppedBatches: CoreMetrics.Counter? = nil) throws {
+        self.droppedBatchCounter = droppedBatches
         self.path = path
         self.maxPendingBytes = maxPendingBytes
         let fd = try AccessLogWriter.open(path)
@@ -64,7 +69,10 @@ public final class AccessLogWriter: Sendable {
             state.pendingBytes += size
             return true
         }
-        guard accepted else { return }
+        guard accepted else {
+            droppedBatchCounter?.increment()
+            return
+        }
         queue.async { [self] in
             let fd = state.withLockedValue { $0.fd }
             batch.withUnsafeReadableBytes { bytes in

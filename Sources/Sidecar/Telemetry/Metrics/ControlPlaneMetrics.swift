@@ -11,6 +11,7 @@ final class ControlPlaneMetrics: Sendable {
     let endpointPushes: CoreMetrics.Counter
     let spansDropped: CoreMetrics.Counter
     let spansExported: CoreMetrics.Counter
+    let accessLogDroppedBatches: CoreMetrics.Counter
 
     init() {
         let registry = PrometheusCollectorRegistry()
@@ -21,5 +22,6 @@ final class ControlPlaneMetrics: Sendable {
         endpointPushes = CoreMetrics.Counter(label: "sidecar_endpoint_pushes_total", factory: factory)
         spansDropped = CoreMetrics.Counter(label: "sidecar_trace_spans_dropped_total", factory: factory)
         spansExported = CoreMetrics.Counter(label: "sidecar_trace_spans_exported_total", factory: factory)
+        accessLogDroppedBatches = CoreMetrics.Counter(label: "sidecar_access_log_dropped_batches_total", factory: factory)
     }
 }
