@@ -3,6 +3,9 @@
 # Every target installs what it needs (Debian packages, a Python venv for interop tests).
 
 SWIFT      ?= swift
+# Release builds skip dynamic exclusivity checks in every module (SwiftNIO included):
+# swift_beginAccess was ~8% of the outbound hop's instructions under callgrind.
+RELEASE_FLAGS ?= -Xswiftc -enforce-exclusivity=unchecked
 PYTHON     ?= python3
 VENV       := .venv
 APT_PACKAGES := libssl-dev libnghttp2-dev pkg-config curl nghttp2-client openssl
@@ -48,7 +51,7 @@ build: deps
 # A self-contained binary: the Swift runtime and Foundation linked in (only OpenSSL, nghttp2 and
 # libc are shared), which also keeps ~4 MiB fewer pages resident than the shared libraries do.
 release: deps
-	$(SWIFT) build -c release --product sidecar --static-swift-stdlib
+	$(SWIFT) build -c release --product sidecar --static-swift-stdlib $(RELEASE_FLAGS)
 
 unit-test: build
 	$(SWIFT) test --skip-build

@@ -13,7 +13,7 @@ enum HopByHopHeaders {
         var wantsClose = false
         var names: [String] = []
         for token in headers[canonicalForm: "connection"] {
-            if token.utf8.count == 5, token.lowercased() == "close" {
+            if token.equalsIgnoringASCIICase("close") {
                 wantsClose = true
             } else {
                 names.append(String(token))
@@ -32,25 +32,12 @@ enum HopByHopHeaders {
     static func isHopByHop(_ name: String) -> Bool {
         let utf8 = name.utf8
         switch utf8.count {
-        case 2: return equalsIgnoringCase(name, "te")
-        case 7: return equalsIgnoringCase(name, "upgrade")
-        case 10: return equalsIgnoringCase(name, "connection") || equalsIgnoringCase(name, "keep-alive")
-        case 17: return equalsIgnoringCase(name, "transfer-encoding")
+        case 2: return name.equalsIgnoringASCIICase("te")
+        case 7: return name.equalsIgnoringASCIICase("upgrade")
+        case 10: return name.equalsIgnoringASCIICase("connection") || name.equalsIgnoringASCIICase("keep-alive")
+        case 17: return name.equalsIgnoringASCIICase("transfer-encoding")
         default:
-            return utf8.count > 6 && (utf8.first == UInt8(ascii: "p") || utf8.first == UInt8(ascii: "P"))
-                && name.lowercased().hasPrefix("proxy-")
+            return utf8.count > 6 && name.hasPrefixIgnoringASCIICase("proxy-")
         }
-    }
-
-    private static func equalsIgnoringCase(_ name: String, _ lowercase: StaticString) -> Bool {
-        let other = UnsafeBufferPointer(start: lowercase.utf8Start, count: lowercase.utf8CodeUnitCount)
-        guard name.utf8.count == other.count else { return false }
-        var index = 0
-        for byte in name.utf8 {
-            let folded = byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
-            if folded != other[index] { return false }
-            index += 1
-        }
-        return true
     }
 }

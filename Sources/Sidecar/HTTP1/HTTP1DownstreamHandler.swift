@@ -123,14 +123,15 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
         keepAlive = head.isKeepAlive
         discardingRequest = false
         responseHeadSent = false
-        let framing: HTTP1RequestValidator.BodyFraming
+        let verdict: HTTP1RequestValidator.Verdict
         switch HTTP1RequestValidator.validate(head, maxUriBytes: listener.limits.maxUriBytes) {
         case .success(let value):
-            framing = value
+            verdict = value
         case .failure:
             respondToMalformedRequest(head: head)
             return
         }
+        let framing = verdict.framing
         if worker.drain.isDraining, requestsServed > 0 {
             keepAlive = false
             answerLocally(head: head, framing: framing, flag: .draining)
@@ -142,7 +143,7 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
             return
         }
         requestsServed += 1
-        if head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) {
+        if verdict.expectsContinue {
             context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
         }
         let exchange = ProxyExchange(

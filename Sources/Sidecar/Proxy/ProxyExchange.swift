@@ -8,7 +8,7 @@ import NIOHTTP1
 /// response back with backpressure both ways. Failed attempts are retried per the cluster's
 /// policy, replaying the request body from a buffer bounded by `maxBufferedBody`. Everything
 /// happens on the event loop that accepted the request: no locks, no hops.
-final class ProxyExchange: UpstreamStreamDelegate {
+final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
     private let worker: WorkerContext
     private let listener: ListenerContext
     private unowned(unsafe) let downstream: DownstreamStream
@@ -50,9 +50,12 @@ final class ProxyExchange: UpstreamStreamDelegate {
     /// When the current attempt started (its latency feeds latency-aware balancers).
     private var attemptStart: NIODeadline = .uptimeNanoseconds(0)
     private var attemptUsesHTTP2 = false
-    private var perTryTimer: Scheduled<Void>?
-    private var requestTimer: Scheduled<Void>?
-    private var backoffTimer: Scheduled<Void>?
+    // Timers on the loop's wheel, made when first armed and re-armed after that.
+    private var perTryTimer: WheelTimer?
+    private var requestTimer: WheelTimer?
+    private var backoffTimer: WheelTimer?
+    /// The endpoint the attempt after the running backoff should avoid.
+    private var backoffAvoid: Endpoint?
     /// Circuit-breaker slots this exchange holds (given back in `finish` / `endAttempt`).
     private var holdsRequestSlot = false
     private var holdsRetrySlot = false
@@ -188,9 +191,7 @@ final class ProxyExchange: UpstreamStreamDelegate {
             }
         }
         if timeout > .zero {
-            requestTimer = eventLoop.scheduleTask(in: timeout) { [weak self] in
-                self?.requestTimedOut()
-            }
+            requestTimer = arm(requestTimer, .request, in: timeout)
         }
         startAttempt(avoid: nil)
     }
@@ -249,16 +250,14 @@ final class ProxyExchange: UpstreamStreamDelegate {
         upstreamHeadSent = false
         requestEndSent = false
         bodyChunksSent = 0
-        record.upstreamAddress = loopEndpoint.endpoint.address.description
+        record.upstreamAddress = loopEndpoint.endpoint.addressText
         trace?.attemptStarted(attempt: attempt, method: record.method, target: record.path, endpoint: loopEndpoint.endpoint.address, cluster: cluster.cluster.name)
         loopEndpoint.endpoint.activeRequests.wrappingIncrement(ordering: .relaxed)
         loopEndpoint.endpoint.totalRequests.wrappingIncrement(ordering: .relaxed)
 
         let perTry = cluster.cluster.config.timeouts.perTry
         if perTry > .zero, listener.direction == .outbound {
-            perTryTimer = eventLoop.scheduleTask(in: perTry) { [weak self] in
-                self?.attemptFailed(.perTryTimeout)
-            }
+            perTryTimer = arm(perTryTimer, .perTry, in: perTry)
         }
         attemptUsesHTTP2 =
             cluster.cluster.followsCallerProtocol
@@ -406,8 +405,7 @@ final class ProxyExchange: UpstreamStreamDelegate {
 
     private func endAttempt() {
         trace?.attemptEnded()
-        perTryTimer?.cancel()
-        perTryTimer = nil
+        disarm(perTryTimer)
         releasePendingSlot()
         if holdsRetrySlot {
             holdsRetrySlot = false
@@ -508,15 +506,51 @@ final class ProxyExchange: UpstreamStreamDelegate {
             startAttempt(avoid: avoid)
             return
         }
-        backoffTimer = eventLoop.scheduleTask(in: delay) { [weak self] in
-            self?.backoffTimer = nil
-            self?.startAttempt(avoid: avoid)
+        backoffAvoid = avoid
+        backoffTimer = arm(backoffTimer, .backoff, in: delay)
+    }
+
+    // MARK: - Timers
+
+    private enum TimerKind: UInt8 {
+        case request, perTry, backoff
+    }
+
+    private func arm(_ timer: WheelTimer?, _ kind: TimerKind, in amount: TimeAmount) -> WheelTimer {
+        let timer = timer ?? WheelTimer(kind: kind.rawValue, target: self)
+        worker.timers.arm(timer, in: amount)
+        return timer
+    }
+
+    private func disarm(_ timer: WheelTimer?) {
+        if let timer { worker.timers.cancel(timer) }
+    }
+
+    func wheelTimerFired(_ timer: WheelTimer) {
+        switch TimerKind(rawValue: timer.kind) {
+        case .request:
+            requestTimedOut()
+        case .perTry:
+            attemptFailed(.perTryTimeout)
+        case .backoff:
+            let avoid = backoffAvoid
+            backoffAvoid = nil
+            startAttempt(avoid: avoid)
+        case nil:
+            break
         }
+    }
+
+    deinit {
+        // A wheel timer does not keep its target alive: none may stay armed past this exchange.
+        disarm(requestTimer)
+        disarm(backoffTimer)
+        disarm(perTryTimer)
     }
 
     private func requestTimedOut() {
         guard !finished else { return }
-        backoffTimer?.cancel()
+        disarm(backoffTimer)
         recordOutlier(.gatewayError)
         cancelUpstream()
         if responseStarted {
@@ -568,7 +602,7 @@ final class ProxyExchange: UpstreamStreamDelegate {
 
     private func forwardResponseHead(_ head: HTTPResponseHead) {
         responseStarted = true
-        backoffTimer?.cancel()
+        disarm(backoffTimer)
         record.status = Int(head.status.code)
         var head = head
         HopByHopHeaders.strip(&head.headers)
@@ -672,7 +706,7 @@ final class ProxyExchange: UpstreamStreamDelegate {
     func respondLocally(_ flag: ProxyErrorFlag) {
         guard !finished else { return }
         cancelUpstream()
-        backoffTimer?.cancel()
+        disarm(backoffTimer)
         record.flags.append(flag.rawValue)
         let response = LocalResponse(flag: flag, grpc: isGRPC, requestID: requestID)
         record.status = Int(response.head.status.code)
@@ -690,9 +724,10 @@ final class ProxyExchange: UpstreamStreamDelegate {
     private func finish(status: Int) {
         guard !finished else { return }
         finished = true
-        requestTimer?.cancel()
-        backoffTimer?.cancel()
-        perTryTimer?.cancel()
+        disarm(requestTimer)
+        disarm(backoffTimer)
+        disarm(perTryTimer)
+        backoffAvoid = nil
         bodyChunks.removeAll()
         endAttempt()
         if holdsRequestSlot {

@@ -17,6 +17,8 @@ final class WorkerContext {
     let tracer: LoopTracer?
     let connections: ConnectionTracker
     let metrics = LoopMetrics()
+    /// Request, per-try and backoff timers of this loop's exchanges.
+    let timers: TimerWheel
     let logger: Logger
     /// This workload's current identity (nil when no TLS is configured); replaced on rotation by
     /// a task run on this loop, so connections read it without a lock.
@@ -24,6 +26,7 @@ final class WorkerContext {
 
     init(eventLoop: EventLoop, drain: DrainState, accessLog: AccessLogBuffer?, tracer: LoopTracer? = nil, logger: Logger) {
         self.eventLoop = eventLoop
+        self.timers = TimerWheel(eventLoop: eventLoop)
         self.logger = logger
         let metrics = self.metrics
         self.connections = ConnectionTracker { direction, delta in metrics.connectionsChanged(direction, by: delta) }

@@ -51,18 +51,21 @@ struct RouteTable: Sendable {
 
     /// Splits a `Host` / `:authority` value into a lowercased host without the port.
     static func normalizedHost(_ authority: String) -> Substring {
-        var host = Substring(authority)
-        if host.first == "[" {
-            if let close = host.firstIndex(of: "]") {
-                host = host[host.startIndex...close]
-            }
-        } else if let colon = host.lastIndex(of: ":") {
-            host = host[..<colon]
+        // Byte offsets, not `Character`s: a grapheme walk of every Host header is costly.
+        let utf8 = authority.utf8
+        var end = utf8.endIndex
+        var hasUppercase = false
+        if utf8.first == UInt8(ascii: "[") {
+            if let close = utf8.firstIndex(of: UInt8(ascii: "]")) { end = utf8.index(after: close) }
+        } else if let colon = utf8.lastIndex(of: UInt8(ascii: ":")) {
+            end = colon
         }
-        if host.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) {
-            return Substring(host.lowercased())
+        for byte in utf8[..<end] where byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") {
+            hasUppercase = true
+            break
         }
-        return host
+        let host = authority[..<end]
+        return hasUppercase ? Substring(host.lowercased()) : host
     }
 }
 

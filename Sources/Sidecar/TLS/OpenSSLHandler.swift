@@ -40,6 +40,8 @@ public final class OpenSSLHandler: ChannelDuplexHandler {
     private let closeTimeout: TimeAmount
 
     private var connection: TLSConnection?
+    /// Room for one decrypted TLS record (at most 16 KiB of plaintext).
+    private static let plaintextBufferSize = 16 * 1024
     private var state: State = .idle
     private var pendingWrites = CircularBuffer<PendingWrite>()
     /// How many of `pendingWrites` (from the front) have been flushed by the application.
@@ -303,17 +305,36 @@ public final class OpenSSLHandler: ChannelDuplexHandler {
     /// Decrypts everything OpenSSL can give now (SSL_read until WANT_READ), passing it on.
     private func readPlaintext(context: ChannelHandlerContext) {
         guard let connection else { return }
+        var readAny = false
+        // Reused across the records of this read while nothing downstream kept it (`clear()`
+        // keeps uniquely referenced storage); not kept between reads, so an idle connection
+        // holds no plaintext buffer.
+        var spare: ByteBuffer?
         while state == .active && !receivedCloseNotify {
-            var buffer = context.channel.allocator.buffer(capacity: 16 * 1024)
+            // After a record was read, OpenSSL can only give more when ciphertext is left in the
+            // BIO or it holds decrypted or unprocessed bytes: otherwise another SSL_read would
+            // only say WANT_READ (and cost a buffer and an error-queue clear).
+            if readAny, connection.bio.inboundReadableBytes == 0, SSL_pending(connection.ssl) == 0,
+                SSL_has_pending(connection.ssl) == 0
+            {
+                // Reading may have produced a reply (e.g. to a KeyUpdate).
+                if connection.bio.outboundReadableBytes > 0 { writeCiphertext(context: context, flush: true) }
+                return
+            }
+            var buffer = spare ?? context.channel.allocator.buffer(capacity: Self.plaintextBufferSize)
+            spare = nil
+            buffer.clear()
             var rc: Int32 = 0
             OpenSSLErrorQueue.clear()
-            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 16 * 1024) { target in
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: Self.plaintextBufferSize) { target in
                 rc = SSL_read(connection.ssl, target.baseAddress, Int32(min(target.count, Int(Int32.max))))
                 return rc > 0 ? Int(rc) : 0
             }
             if rc > 0 {
+                readAny = true
                 applicationWantsRead = false
                 context.fireChannelRead(wrapInboundOut(buffer))
+                spare = buffer
                 continue
             }
             let sslError = SSL_get_error(connection.ssl, rc)

@@ -8,6 +8,8 @@ import NIOCore
 /// that stays across an endpoint push is the same object, so it keeps its statistics and state.
 public final class Endpoint: Sendable {
     public let address: SocketAddressSpec
+    /// `address` as text, formatted once (the access log writes it for every attempt).
+    let addressText: String
     /// Relative share of traffic, 1 or more; a push may change it.
     let weightValue: ManagedAtomic<Int>
     public var weight: Int { weightValue.load(ordering: .relaxed) }
@@ -39,6 +41,7 @@ public final class Endpoint: Sendable {
 
     init(address: SocketAddressSpec, weight: Int) {
         self.address = address
+        self.addressText = address.description
         self.weightValue = ManagedAtomic(max(1, weight))
         self.socketAddress = try? SocketAddress(ipAddress: address.host, port: address.port)
         self.id = Endpoint.nextID.loadThenWrappingIncrement(ordering: .relaxed)

@@ -17,11 +17,18 @@ struct RetryPolicy: Sendable {
     private let conditions: Set<RetryCondition>
     private let retriableStatusCodes: Set<Int>
     private let retriableGRPCStatuses: Set<Int>
+    /// No response status below this is retriable: most responses are decided by one comparison.
+    private let lowestRetriableStatus: Int
 
     init(_ config: RetryPolicyConfig) {
         maxRetries = config.maxRetries
         conditions = Set(config.retryOn)
         retriableStatusCodes = Set(config.retriableStatusCodes)
+        var lowest = Int.max
+        if conditions.contains(.serverError) { lowest = 500 }
+        if conditions.contains(.gatewayError) { lowest = min(lowest, 502) }
+        if conditions.contains(.retriableStatusCodes), let code = retriableStatusCodes.min() { lowest = min(lowest, code) }
+        lowestRetriableStatus = lowest
         var grpc: Set<Int> = []
         if conditions.contains(.grpcCancelled) { grpc.insert(1) }
         if conditions.contains(.grpcDeadlineExceeded) { grpc.insert(4) }
@@ -53,6 +60,7 @@ struct RetryPolicy: Sendable {
         case .perTryTimeout:
             return "per-try-timeout"
         case .response(let status, let grpcStatus):
+            if grpcStatus == nil, status < lowestRetriableStatus { return nil }
             if let grpcStatus, retriableGRPCStatuses.contains(grpcStatus) { return "grpc-status" }
             if conditions.contains(.serverError), status >= 500 { return "5xx" }
             if conditions.contains(.gatewayError), status == 502 || status == 503 || status == 504 { return "gateway-error" }

@@ -1,0 +1,35 @@
+/// Byte-wise ASCII comparisons for header names and tokens: no `String` is made, no Unicode
+/// machinery or Foundation runs (these are on every request's path).
+extension StringProtocol {
+    /// True when the text equals `lowercase` (which must be ASCII lowercase) ignoring ASCII case.
+    @inlinable
+    func equalsIgnoringASCIICase(_ lowercase: StaticString) -> Bool {
+        let other = UnsafeBufferPointer(start: lowercase.utf8Start, count: lowercase.utf8CodeUnitCount)
+        let utf8 = self.utf8
+        guard utf8.count == other.count else { return false }
+        var index = 0
+        for byte in utf8 {
+            if byte.asciiLowercased != other[index] { return false }
+            index += 1
+        }
+        return true
+    }
+
+    /// True when the text starts with `lowercase` (ASCII lowercase) ignoring ASCII case.
+    @inlinable
+    func hasPrefixIgnoringASCIICase(_ lowercase: StaticString) -> Bool {
+        let other = UnsafeBufferPointer(start: lowercase.utf8Start, count: lowercase.utf8CodeUnitCount)
+        var index = 0
+        for byte in utf8 {
+            if index == other.count { return true }
+            if byte.asciiLowercased != other[index] { return false }
+            index += 1
+        }
+        return index == other.count
+    }
+}
+
+extension UInt8 {
+    @inlinable
+    var asciiLowercased: UInt8 { self >= UInt8(ascii: "A") && self <= UInt8(ascii: "Z") ? self | 0x20 : self }
+}
