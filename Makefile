@@ -4,8 +4,9 @@
 
 SWIFT      ?= swift
 # Release builds skip dynamic exclusivity checks in every module (SwiftNIO included):
-# swift_beginAccess was ~8% of the outbound hop's instructions under callgrind.
-RELEASE_FLAGS ?= -Xswiftc -enforce-exclusivity=unchecked
+# swift_beginAccess was ~8% of the outbound hop's instructions under callgrind. Full
+# cross-module optimisation specialises SwiftNIO's generic handlers for our types (-3%).
+RELEASE_FLAGS ?= -Xswiftc -enforce-exclusivity=unchecked -Xswiftc -cross-module-optimization
 PYTHON     ?= python3
 VENV       := .venv
 APT_PACKAGES := libssl-dev libnghttp2-dev pkg-config curl nghttp2-client openssl

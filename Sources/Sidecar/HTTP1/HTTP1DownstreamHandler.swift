@@ -13,7 +13,15 @@ import NIOHTTP1
 final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = Never
-    typealias OutboundOut = HTTPServerResponsePart
+    /// Responses are encoded here (`HTTP1Encoding`): no encoder handler, no `NIOAny` boxing of
+    /// response parts, and a small response leaves as one buffer.
+    typealias OutboundOut = ByteBuffer
+
+    /// Body chunks up to this size are copied behind the head (or previous framing) instead of
+    /// being written as buffers of their own.
+    static let coalesceLimit = 2048
+    /// The pending buffer is written out once it holds this much.
+    static let pendingLimit = 16 * 1024
 
     private let worker: WorkerContext
     private let listener: ListenerContext
@@ -37,6 +45,9 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
     /// Request parts that arrived while the previous exchange was still answering.
     private var pipelined: CircularBuffer<HTTPServerRequestPart> = CircularBuffer(initialCapacity: 0)
     private var responseIsChunked = false
+    /// Response bytes encoded but not yet written (head, framing, small chunks); written on
+    /// flush, at the response's end, or before a large chunk.
+    private var pendingOutput: ByteBuffer?
     /// Whether the current request's response head was written (a 400 can no longer be sent).
     private var responseHeadSent = false
     private var lastActivity = NIODeadline.now()
@@ -144,7 +155,9 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
         }
         requestsServed += 1
         if verdict.expectsContinue {
-            context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
+            var interim = context.channel.allocator.buffer(capacity: 32)
+            interim.writeHTTPResponseHead(HTTPResponseHead(version: head.version, status: .continue))
+            context.writeAndFlush(wrapOutboundOut(interim), promise: nil)
         }
         let exchange = ProxyExchange(
             head: head,
@@ -186,9 +199,11 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
         closing = true
         var head = response.head
         head.headers.replaceOrAdd(name: "connection", value: "close")
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(response.body))), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+        var body = response.body
+        var output = context.channel.allocator.buffer(capacity: 256 + body.readableBytes)
+        output.writeHTTPResponseHead(head)
+        output.writeBuffer(&body)
+        context.writeAndFlush(wrapOutboundOut(output)).whenComplete { _ in
             context.close(promise: nil)
         }
     }
@@ -285,29 +300,68 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
         } else if requestVersion.minor == 0 {
             head.headers.replaceOrAdd(name: "connection", value: "keep-alive")
         }
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        var output = pendingOutput ?? context.channel.allocator.buffer(capacity: 512)
+        pendingOutput = nil
+        output.writeHTTPResponseHead(head)
+        hold(output, context: context)
     }
 
     func sendResponseBody(_ buffer: ByteBuffer) {
-        guard let context else { return }
-        context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        guard let context, buffer.readableBytes > 0 else { return }
+        var body = buffer
+        var output = pendingOutput ?? context.channel.allocator.buffer(capacity: 16)
+        pendingOutput = nil
+        if responseIsChunked { output.writeHTTPChunkHeader(size: body.readableBytes) }
+        if body.readableBytes <= Self.coalesceLimit {
+            output.writeBuffer(&body)
+            if responseIsChunked { output.writeStaticString("\r\n") }
+            hold(output, context: context)
+            return
+        }
+        context.write(wrapOutboundOut(output), promise: nil)
+        context.write(wrapOutboundOut(body), promise: nil)
+        if responseIsChunked {
+            var crlf = context.channel.allocator.buffer(capacity: 2)
+            crlf.writeStaticString("\r\n")
+            pendingOutput = crlf
+        }
     }
 
     func flush() {
-        context?.flush()
+        guard let context else { return }
+        writePendingOutput(context: context)
+        context.flush()
     }
 
     func sendResponseEnd(_ trailers: HTTPHeaders?) {
         guard let context else { return }
         lastActivity = .now()
-        let trailersToSend = responseIsChunked ? trailers : nil
+        var output = pendingOutput ?? context.channel.allocator.buffer(capacity: responseIsChunked ? 16 : 0)
+        pendingOutput = nil
+        if responseIsChunked { output.writeHTTPLastChunk(trailers: trailers) }
         if keepAlive {
-            context.writeAndFlush(wrapOutboundOut(.end(trailersToSend)), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(output), promise: nil)
         } else {
             closing = true
-            context.writeAndFlush(wrapOutboundOut(.end(trailersToSend))).whenComplete { _ in
+            context.writeAndFlush(wrapOutboundOut(output)).whenComplete { _ in
                 context.close(promise: nil)
             }
+        }
+    }
+
+    /// Keeps `output` pending until a flush, unless it has grown large.
+    private func hold(_ output: ByteBuffer, context: ChannelHandlerContext) {
+        if output.readableBytes >= Self.pendingLimit {
+            context.write(wrapOutboundOut(output), promise: nil)
+        } else {
+            pendingOutput = output
+        }
+    }
+
+    private func writePendingOutput(context: ChannelHandlerContext) {
+        if let output = pendingOutput {
+            pendingOutput = nil
+            context.write(wrapOutboundOut(output), promise: nil)
         }
     }
 

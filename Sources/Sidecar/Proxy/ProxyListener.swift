@@ -37,17 +37,14 @@ enum ProxyListener {
         }
     }
 
-    /// The HTTP/1.1 server pipeline: decoder (bounded), encoder (the proxy frames responses
-    /// itself), and the proxy handler (which also orders pipelined requests).
+    /// The HTTP/1.1 server pipeline: decoder (bounded) and the proxy handler, which encodes and
+    /// frames responses itself and orders pipelined requests.
     static func configureHTTP1(channel: Channel, worker: WorkerContext, listener: ListenerContext, peerIdentity: String?) throws {
         let limits = listener.limits
         var decoderLimits = NIOHTTPDecoderLimitConfiguration()
         decoderLimits.maxHeaderListSize = limits.maxHeaderBytes
         decoderLimits.maxHeaderFieldSize = limits.maxHeaderBytes
         decoderLimits.maxHeaderFieldCount = limits.maxHeaderCount
-        var encoderConfiguration = HTTPResponseEncoder.Configuration()
-        encoderConfiguration.automaticallySetFramingHeaders = false
-        let responseEncoder = HTTPResponseEncoder(configuration: encoderConfiguration)
         let decoder = ByteToMessageHandler(
             HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop, limitConfiguration: decoderLimits),
             maximumBufferSize: limits.maxHeaderBytes + limits.maxUriBytes + 64 * 1024
@@ -55,7 +52,6 @@ enum ProxyListener {
         let handler = HTTP1DownstreamHandler(worker: worker, listener: listener, connections: worker.connections)
         handler.peerIdentity = peerIdentity
         let sync = channel.pipeline.syncOperations
-        try sync.addHandler(responseEncoder)
         try sync.addHandler(decoder)
         try sync.addHandler(handler)
     }

@@ -20,16 +20,12 @@ struct UpstreamConnector {
     ) -> EventLoopFuture<HTTP1UpstreamConnection> {
         let handler = HTTP1UpstreamConnection(owner: loopEndpoint, onClose: onClose)
         return open(loopEndpoint) { channel in
-            try channel.pipeline.syncOperations.addHTTPClientHandlers(
-                leftOverBytesStrategy: .dropBytes,
-                enableOutboundHeaderValidation: false,
-                encoderConfiguration: {
-                    var configuration = HTTPRequestEncoder.Configuration()
-                    configuration.automaticallySetFramingHeaders = false
-                    return configuration
-                }()
-            )
-            try channel.pipeline.syncOperations.addHandler(handler)
+            // Our encoder below NIO's response decoder, which sees each request head on its way
+            // out (a response to HEAD has no body).
+            let sync = channel.pipeline.syncOperations
+            try sync.addHandler(HTTP1RequestEncoder())
+            try sync.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)))
+            try sync.addHandler(handler)
         }.map { _ in handler }.flatMapErrorThrowing { error in
             handler.reportClosed()
             throw error
