@@ -34,56 +34,49 @@ final class HTTP1EncodingTests: XCTestCase {
         XCTAssertEqual(text { $0.writeHTTPLastChunk(trailers: ["grpc-status": "0"]) }, "0\r\ngrpc-status: 0\r\n\r\n")
     }
 
-    /// The request encoder coalesces a head and small chunks into one buffer, and the response
-    /// decoder above it still learns of HEAD requests.
-    func testRequestEncoderCoalescesAndFrames() throws {
-        let channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.addHandler(HTTP1RequestEncoder())
-        let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/", headers: ["host": "x", "transfer-encoding": "chunked"])
-        channel.write(HTTPClientRequestPart.head(head), promise: nil)
-        channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(string: "hello"))), promise: nil)
-        channel.write(HTTPClientRequestPart.end(nil), promise: nil)
-        channel.flush()
-        var written = try XCTUnwrap(channel.readOutbound(as: ByteBuffer.self))
-        XCTAssertNil(try channel.readOutbound(as: ByteBuffer.self), "one buffer for head, chunk and end")
-        XCTAssertEqual(written.readString(length: written.readableBytes), "POST / HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
-
-        // A large chunk goes out as its own buffer, after the pending framing.
-        let big = String(repeating: "z", count: HTTP1RequestEncoder.coalesceLimit + 1)
-        channel.write(HTTPClientRequestPart.head(head), promise: nil)
-        channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(string: big))), promise: nil)
-        channel.write(HTTPClientRequestPart.end(nil), promise: nil)
-        channel.flush()
-        var parts: [String] = []
-        while var buffer = try channel.readOutbound(as: ByteBuffer.self) { parts.append(buffer.readString(length: buffer.readableBytes)!) }
-        XCTAssertEqual(parts.joined(), "POST / HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n801\r\n" + big + "\r\n0\r\n\r\n")
-        XCTAssertEqual(parts.count, 3)
-
-        // Content-length framing: bytes as they are; a flush writes out what is pending.
-        let plain = HTTPRequestHead(version: .http1_1, method: .PUT, uri: "/p", headers: ["host": "x", "content-length": "3"])
-        channel.write(HTTPClientRequestPart.head(plain), promise: nil)
-        XCTAssertNil(try channel.readOutbound(as: ByteBuffer.self))
-        channel.flush()
-        var headBytes = try XCTUnwrap(channel.readOutbound(as: ByteBuffer.self))
-        XCTAssertEqual(headBytes.readString(length: headBytes.readableBytes), "PUT /p HTTP/1.1\r\nhost: x\r\ncontent-length: 3\r\n\r\n")
-        channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(string: "abc"))), promise: nil)
-        channel.write(HTTPClientRequestPart.end(nil), promise: nil)
-        channel.flush()
-        var rest = try XCTUnwrap(channel.readOutbound(as: ByteBuffer.self))
-        XCTAssertEqual(rest.readString(length: rest.readableBytes), "abc")
-        XCTAssertTrue(try channel.finish().isClean)
+    private func frames(_ build: (inout HTTP1MessageWriter, (ByteBuffer) -> Void) -> ByteBuffer?) -> [String] {
+        var writer = HTTP1MessageWriter()
+        var out: [String] = []
+        if let last = build(&writer, { out.append(String(buffer: $0)) }) { out.append(String(buffer: last)) }
+        return out
     }
 
-    func testResponseToHeadHasNoBodyBehindOurEncoder() throws {
-        let channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.addHandler(HTTP1RequestEncoder())
-        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)))
-        try channel.writeOutbound(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: .HEAD, uri: "/", headers: ["host": "x"])))
-        try channel.writeOutbound(HTTPClientRequestPart.end(nil))
-        try channel.writeInbound(ByteBuffer(string: "HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n"))
-        guard case .head(let head) = try XCTUnwrap(channel.readInbound(as: HTTPClientResponsePart.self)) else { return XCTFail("no head") }
-        XCTAssertEqual(head.status, .ok)
-        guard case .end = try XCTUnwrap(channel.readInbound(as: HTTPClientResponsePart.self)) else { return XCTFail("a body was expected") }
-        _ = try channel.finish()
+    /// A head, a small chunk and the end leave as one buffer; a large chunk is written as it is.
+    func testWriterCoalescesSmallMessagesAndFramesChunks() {
+        let allocator = ByteBufferAllocator()
+        let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/", headers: ["host": "x", "transfer-encoding": "chunked"])
+        XCTAssertEqual(
+            frames { writer, emit in
+                writer.writeHead(chunked: true, allocator: allocator, encode: { $0.writeHTTPRequestHead(head) }, emit: emit)
+                writer.writeBody(ByteBuffer(string: "hello"), allocator: allocator, emit: emit)
+                return writer.finish(trailers: ["grpc-status": "0"], allocator: allocator)
+            },
+            ["POST / HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\ngrpc-status: 0\r\n\r\n"]
+        )
+        let big = String(repeating: "z", count: HTTP1MessageWriter.coalesceLimit + 1)
+        XCTAssertEqual(
+            frames { writer, emit in
+                writer.writeHead(chunked: true, allocator: allocator, encode: { $0.writeHTTPRequestHead(head) }, emit: emit)
+                writer.writeBody(ByteBuffer(string: big), allocator: allocator, emit: emit)
+                return writer.finish(trailers: nil, allocator: allocator)
+            },
+            ["POST / HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n801\r\n", big, "\r\n0\r\n\r\n"]
+        )
+        // Content-length framing: bytes as they are; trailers have nowhere to go.
+        let plain = HTTPResponseHead(version: .http1_1, status: .ok, headers: ["content-length": "3"])
+        XCTAssertEqual(
+            frames { writer, emit in
+                writer.writeHead(chunked: false, allocator: allocator, encode: { $0.writeHTTPResponseHead(plain) }, emit: emit)
+                writer.writeBody(ByteBuffer(string: "abc"), allocator: allocator, emit: emit)
+                return writer.finish(trailers: ["x": "y"], allocator: allocator)
+            },
+            ["HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nabc"]
+        )
+        // What is pending can be taken out for a flush.
+        var writer = HTTP1MessageWriter()
+        writer.writeHead(chunked: false, allocator: allocator, encode: { $0.writeHTTPResponseHead(plain) }, emit: { _ in XCTFail("held") })
+        XCTAssertEqual(writer.takePending().map { String(buffer: $0) }, "HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\n")
+        XCTAssertNil(writer.takePending())
+        XCTAssertEqual(writer.finish(trailers: nil, allocator: allocator).readableBytes, 0)
     }
 }

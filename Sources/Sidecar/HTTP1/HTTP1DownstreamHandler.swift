@@ -17,12 +17,6 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
     /// response parts, and a small response leaves as one buffer.
     typealias OutboundOut = ByteBuffer
 
-    /// Body chunks up to this size are copied behind the head (or previous framing) instead of
-    /// being written as buffers of their own.
-    static let coalesceLimit = 2048
-    /// The pending buffer is written out once it holds this much.
-    static let pendingLimit = 16 * 1024
-
     private let worker: WorkerContext
     private let listener: ListenerContext
     private let connections: ConnectionTracker
@@ -44,10 +38,8 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
     private var pendingRead = false
     /// Request parts that arrived while the previous exchange was still answering.
     private var pipelined: CircularBuffer<HTTPServerRequestPart> = CircularBuffer(initialCapacity: 0)
-    private var responseIsChunked = false
-    /// Response bytes encoded but not yet written (head, framing, small chunks); written on
-    /// flush, at the response's end, or before a large chunk.
-    private var pendingOutput: ByteBuffer?
+    /// Frames the responses; holds a small response's pieces back so it leaves as one buffer.
+    private var writer = HTTP1MessageWriter()
     /// Whether the current request's response head was written (a 400 can no longer be sent).
     private var responseHeadSent = false
     private var lastActivity = NIODeadline.now()
@@ -282,11 +274,11 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
         var head = head
         head.version = requestVersion.minor == 0 ? .http1_0 : .http1_1
         let bodyAllowed = requestMethod != .HEAD && head.status.code >= 200 && head.status.code != 204 && head.status.code != 304
-        responseIsChunked = false
+        var chunked = false
         if bodyAllowed, !head.headers.contains(name: "content-length") {
             if requestVersion.minor >= 1 {
                 head.headers.add(name: "transfer-encoding", value: "chunked")
-                responseIsChunked = true
+                chunked = true
             } else {
                 keepAlive = false  // HTTP/1.0: the body ends when the connection closes
             }
@@ -300,45 +292,26 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
         } else if requestVersion.minor == 0 {
             head.headers.replaceOrAdd(name: "connection", value: "keep-alive")
         }
-        var output = pendingOutput ?? context.channel.allocator.buffer(capacity: 512)
-        pendingOutput = nil
-        output.writeHTTPResponseHead(head)
-        hold(output, context: context)
+        writer.writeHead(chunked: chunked, allocator: context.channel.allocator, encode: { $0.writeHTTPResponseHead(head) }) {
+            context.write(wrapOutboundOut($0), promise: nil)
+        }
     }
 
     func sendResponseBody(_ buffer: ByteBuffer) {
-        guard let context, buffer.readableBytes > 0 else { return }
-        var body = buffer
-        var output = pendingOutput ?? context.channel.allocator.buffer(capacity: 16)
-        pendingOutput = nil
-        if responseIsChunked { output.writeHTTPChunkHeader(size: body.readableBytes) }
-        if body.readableBytes <= Self.coalesceLimit {
-            output.writeBuffer(&body)
-            if responseIsChunked { output.writeStaticString("\r\n") }
-            hold(output, context: context)
-            return
-        }
-        context.write(wrapOutboundOut(output), promise: nil)
-        context.write(wrapOutboundOut(body), promise: nil)
-        if responseIsChunked {
-            var crlf = context.channel.allocator.buffer(capacity: 2)
-            crlf.writeStaticString("\r\n")
-            pendingOutput = crlf
-        }
+        guard let context else { return }
+        writer.writeBody(buffer, allocator: context.channel.allocator) { context.write(wrapOutboundOut($0), promise: nil) }
     }
 
     func flush() {
         guard let context else { return }
-        writePendingOutput(context: context)
+        if let pending = writer.takePending() { context.write(wrapOutboundOut(pending), promise: nil) }
         context.flush()
     }
 
     func sendResponseEnd(_ trailers: HTTPHeaders?) {
         guard let context else { return }
         lastActivity = .now()
-        var output = pendingOutput ?? context.channel.allocator.buffer(capacity: responseIsChunked ? 16 : 0)
-        pendingOutput = nil
-        if responseIsChunked { output.writeHTTPLastChunk(trailers: trailers) }
+        let output = writer.finish(trailers: trailers, allocator: context.channel.allocator)
         if keepAlive {
             context.writeAndFlush(wrapOutboundOut(output), promise: nil)
         } else {
@@ -346,22 +319,6 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
             context.writeAndFlush(wrapOutboundOut(output)).whenComplete { _ in
                 context.close(promise: nil)
             }
-        }
-    }
-
-    /// Keeps `output` pending until a flush, unless it has grown large.
-    private func hold(_ output: ByteBuffer, context: ChannelHandlerContext) {
-        if output.readableBytes >= Self.pendingLimit {
-            context.write(wrapOutboundOut(output), promise: nil)
-        } else {
-            pendingOutput = output
-        }
-    }
-
-    private func writePendingOutput(context: ChannelHandlerContext) {
-        if let output = pendingOutput {
-            pendingOutput = nil
-            context.write(wrapOutboundOut(output), promise: nil)
         }
     }
 

@@ -1,15 +1,17 @@
 import NIOCore
 import NIOHTTP1
 
-/// A pooled HTTP/1.1 client connection to one endpoint; the last handler of its channel.
+/// A pooled HTTP/1.1 client connection to one endpoint; the last handler of its channel, right
+/// above TLS (if any): it frames requests itself (`HTTP1MessageWriter`) and parses responses
+/// itself (`HTTP1ResponseParser`), so request and response parts never travel the pipeline.
 ///
 /// It serves one exchange at a time (no pipelining). When a response ends cleanly on a keep-alive
 /// connection whose request was fully sent, it goes back to its `LoopEndpoint`'s idle list;
 /// otherwise it closes. Lives on one event loop.
 final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
-    typealias InboundIn = HTTPClientResponsePart
-    typealias OutboundIn = HTTPClientRequestPart
-    typealias OutboundOut = HTTPClientRequestPart
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = Never
+    typealias OutboundOut = ByteBuffer
 
     private enum State {
         case idle
@@ -30,6 +32,10 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
     private var responseReadingPaused = false
     private var pendingRead = false
     private(set) var idleSince: NIODeadline = .now()
+    private var writer = HTTP1MessageWriter()
+    private var parser = HTTP1ResponseParser()
+    /// Bytes of a response head (or chunk-size line) that has not fully arrived.
+    private var partialInput: ByteBuffer?
 
     init(owner: LoopEndpoint, onClose: @escaping (HTTP1UpstreamConnection) -> Void) {
         self.owner = owner
@@ -73,24 +79,31 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
     func sendRequestHead(_ head: HTTPRequestHead, hasBody: Bool) {
         guard let context else { return }
         var head = head
+        var chunked = false
         if hasBody, !head.headers.contains(name: "content-length") {
             head.headers.add(name: "transfer-encoding", value: "chunked")
+            chunked = true
         }
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        parser.expectResponse(toHEAD: head.method == .HEAD)
+        writer.writeHead(chunked: chunked, allocator: context.channel.allocator, encode: { $0.writeHTTPRequestHead(head) }) {
+            context.write(wrapOutboundOut($0), promise: nil)
+        }
     }
 
     func sendRequestBody(_ buffer: ByteBuffer) {
         guard let context else { return }
-        context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        writer.writeBody(buffer, allocator: context.channel.allocator) { context.write(wrapOutboundOut($0), promise: nil) }
     }
 
     func flush() {
-        context?.flush()
+        guard let context else { return }
+        if let pending = writer.takePending() { context.write(wrapOutboundOut(pending), promise: nil) }
+        context.flush()
     }
 
     func sendRequestEnd(_ trailers: HTTPHeaders?) {
         guard let context else { return }
-        context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(writer.finish(trailers: trailers, allocator: context.channel.allocator)), promise: nil)
         if case .active(_, let responseStarted) = state {
             state = .active(requestDone: true, responseStarted: responseStarted)
         }
@@ -132,18 +145,44 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard case .active(let requestDone, let responseStarted) = state else {
+        guard case .active = state else {
             // Bytes on an idle connection: the server is confused; never reuse it.
             keepAlive = false
             context.close(promise: nil)
             return
         }
-        switch unwrapInboundIn(data) {
-        case .head(let head):
-            if head.status.code >= 100, head.status.code < 200 {
-                return  // interim responses: the sidecar answered `100-continue` itself
+        var input = unwrapInboundIn(data)
+        if var partial = partialInput {
+            // Rare: a head split across reads. Only the unparsed bytes are kept.
+            partialInput = nil
+            partial.writeBuffer(&input)
+            input = partial
+        }
+        do {
+            while case .active = state, let event = try parser.next(&input) {
+                handle(event, context: context)
             }
-            keepAlive = head.isKeepAlive
+        } catch {
+            partialInput = nil
+            fail(.protocolError)
+            context.close(promise: nil)
+            return
+        }
+        guard input.readableBytes > 0 else { return }
+        if case .active = state {
+            partialInput = input
+        } else {
+            // Bytes after the end of the response: the server is confused; never reuse it.
+            keepAlive = false
+            context.close(promise: nil)
+        }
+    }
+
+    private func handle(_ event: HTTP1ResponseParser.Event, context: ChannelHandlerContext) {
+        guard case .active(let requestDone, let responseStarted) = state else { return }
+        switch event {
+        case .head(let head, let keepAlive):
+            self.keepAlive = keepAlive
             state = .active(requestDone: requestDone, responseStarted: true)
             delegate?.upstreamResponseHead(head)
         case .body(let buffer):
@@ -151,7 +190,7 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
         case .end(let trailers):
             let delegate = self.delegate
             self.delegate = nil
-            let reusable = keepAlive && requestDone && responseStarted
+            let reusable = keepAlive && requestDone && responseStarted && partialInput == nil
             // A slow downstream may have paused reading this response: an idle connection reads
             // again (to notice the server closing it), and the next exchange starts unpaused.
             resumeReading(context: context)
@@ -196,9 +235,7 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         let failure: UpstreamFailure
-        if error is HTTPParserError || error is NIOHTTPDecoderError {
-            failure = .protocolError
-        } else if case .active(_, let started) = state {
+        if case .active(_, let started) = state {
             failure = .reset(responseStarted: started)
         } else {
             failure = .reset(responseStarted: false)
@@ -208,6 +245,10 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        if case .active = state {
+            // A response without a length ends when the server closes the connection.
+            if let end = try? parser.inputEnded() { handle(end, context: context) }
+        }
         if case .active(_, let started) = state {
             fail(.reset(responseStarted: started))
         }

@@ -20,12 +20,8 @@ struct UpstreamConnector {
     ) -> EventLoopFuture<HTTP1UpstreamConnection> {
         let handler = HTTP1UpstreamConnection(owner: loopEndpoint, onClose: onClose)
         return open(loopEndpoint) { channel in
-            // Our encoder below NIO's response decoder, which sees each request head on its way
-            // out (a response to HEAD has no body).
-            let sync = channel.pipeline.syncOperations
-            try sync.addHandler(HTTP1RequestEncoder())
-            try sync.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)))
-            try sync.addHandler(handler)
+            // The connection frames requests and parses responses itself.
+            try channel.pipeline.syncOperations.addHandler(handler)
         }.map { _ in handler }.flatMapErrorThrowing { error in
             handler.reportClosed()
             throw error

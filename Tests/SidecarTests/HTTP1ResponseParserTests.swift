@@ -1,0 +1,133 @@
+import NIOCore
+import NIOHTTP1
+import XCTest
+@testable import Sidecar
+
+final class HTTP1ResponseParserTests: XCTestCase {
+    private typealias P = HTTP1ResponseParser
+
+    /// Feeds `chunks` one after the other (keeping unparsed bytes, as the connection does) and
+    /// returns the events, with bodies joined per message as text.
+    private func parse(_ chunks: [String], head: Bool = false, close: Bool = false, parser: inout P) throws -> [String] {
+        var events: [String] = []
+        var leftover = ByteBuffer()
+        for chunk in chunks {
+            leftover.writeString(chunk)
+            while let event = try parser.next(&leftover) { events.append(describe(event)) }
+            leftover.discardReadBytes()
+        }
+        if close, let event = try parser.inputEnded() { events.append(describe(event)) }
+        return events
+    }
+
+    private func parse(_ chunks: [String], head: Bool = false, close: Bool = false) throws -> [String] {
+        var parser = P()
+        parser.expectResponse(toHEAD: head)
+        return try parse(chunks, head: head, close: close, parser: &parser)
+    }
+
+    private func describe(_ event: P.Event) -> String {
+        switch event {
+        case .head(let head, let keepAlive):
+            let fields = head.headers.map { "\($0.name)=\($0.value)" }.joined(separator: ",")
+            return "head \(head.status.code) \(head.status.reasonPhrase) 1.\(head.version.minor) \(keepAlive ? "keep" : "close") [\(fields)]"
+        case .body(let buffer):
+            return "body \(String(buffer: buffer))"
+        case .end(let trailers):
+            return "end" + (trailers.map { " [" + $0.map { "\($0.name)=\($0.value)" }.joined(separator: ",") + "]" } ?? "")
+        }
+    }
+
+    func testContentLengthResponseInPieces() throws {
+        XCTAssertEqual(
+            try parse(["HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A:  b \r\n", "\r\nhel", "lo"]),
+            ["head 200 OK 1.1 keep [Content-Length=5,X-A=b]", "body hel", "body lo", "end"]
+        )
+        XCTAssertEqual(try parse(["HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n"]), ["head 404 Not Found 1.1 keep [content-length=0]", "end"])
+        // Bare LF line ends, no reason phrase, an empty line before the status line.
+        XCTAssertEqual(try parse(["\r\nHTTP/1.1 204\nA: 1\n\n"]), ["head 204 No Content 1.1 keep [A=1]", "end"])
+    }
+
+    func testChunkedWithExtensionsAndTrailers() throws {
+        XCTAssertEqual(
+            try parse(["HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5;ext=1\r\nhello\r\n", "A \r\n0123456789\r", "\n0\r\ngrpc-status: 0\r\n\r\n"]),
+            ["head 200 OK 1.1 keep [Transfer-Encoding=gzip, chunked]", "body hello", "body 0123456789", "end [grpc-status=0]"]
+        )
+        XCTAssertEqual(
+            try parse(["HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"]),
+            ["head 200 OK 1.1 keep [transfer-encoding=chunked]", "body abc", "end"]
+        )
+    }
+
+    func testFramingWithoutLength() throws {
+        // No length: the body runs to the close, and the connection cannot be reused.
+        XCTAssertEqual(try parse(["HTTP/1.1 200 OK\r\n\r\nabc", "def"], close: true), ["head 200 OK 1.1 close []", "body abc", "body def", "end"])
+        // A transfer coding that is not chunked last: also until close.
+        XCTAssertEqual(try parse(["HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\nxy"], close: true), ["head 200 OK 1.1 close [transfer-encoding=gzip]", "body xy", "end"])
+        // HTTP/1.0 closes unless asked to keep alive; `Connection: close` closes.
+        XCTAssertEqual(try parse(["HTTP/1.0 200 OK\r\ncontent-length: 0\r\n\r\n"]), ["head 200 OK 1.0 close [content-length=0]", "end"])
+        XCTAssertEqual(try parse(["HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\ncontent-length: 0\r\n\r\n"]).first, "head 200 OK 1.0 keep [Connection=Keep-Alive,content-length=0]")
+        XCTAssertEqual(try parse(["HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 0\r\n\r\n"]).first, "head 200 OK 1.1 close [connection=close,content-length=0]")
+    }
+
+    func testNoBodyForHEADAnd304AndInterimResponsesAreSkipped() throws {
+        XCTAssertEqual(try parse(["HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n"], head: true), ["head 200 OK 1.1 keep [content-length=10]", "end"])
+        XCTAssertEqual(try parse(["HTTP/1.1 304 Not Modified\r\ncontent-length: 10\r\n\r\n"]), ["head 304 Not Modified 1.1 keep [content-length=10]", "end"])
+        XCTAssertEqual(
+            try parse(["HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: x\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\nz"]),
+            ["head 200 OK 1.1 keep [content-length=1]", "body z", "end"]
+        )
+    }
+
+    func testConnectionReuseNeedsANewRequest() throws {
+        var parser = P()
+        parser.expectResponse(toHEAD: false)
+        XCTAssertEqual(try parse(["HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\na"], parser: &parser), ["head 200 OK 1.1 keep [content-length=1]", "body a", "end"])
+        XCTAssertTrue(parser.isIdle)
+        XCTAssertThrowsError(try parse(["HTTP/1.1 200 OK\r\n\r\n"], parser: &parser)) { XCTAssertEqual($0 as? P.ParseError, .unsolicitedResponse) }
+        parser = P()
+        parser.expectResponse(toHEAD: false)
+        XCTAssertEqual(try parse(["HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\n"], parser: &parser).count, 1)
+        XCTAssertThrowsError(try parser.inputEnded()) { XCTAssertEqual($0 as? P.ParseError, .truncated) }
+    }
+
+    func testMalformedResponses() {
+        let cases: [(String, P.ParseError)] = [
+            ("HTTP/2.0 200 OK\r\n\r\n", .invalidStatusLine),
+            ("HTTP/1.1 2000 OK\r\n\r\n", .invalidStatusLine),
+            ("HTTP/1.1 099 Low\r\n\r\n", .invalidStatusLine),
+            ("ICY 200 OK\r\n\r\n", .invalidStatusLine),
+            ("HTTP/1.1 200 OK\r\nbad header: x\r\n\r\n", .invalidHeader),
+            ("HTTP/1.1 200 OK\r\nname : x\r\n\r\n", .invalidHeader),
+            ("HTTP/1.1 200 OK\r\na: b\r\n folded\r\n\r\n", .invalidHeader),
+            ("HTTP/1.1 200 OK\r\n: novalue\r\n\r\n", .invalidHeader),
+            ("HTTP/1.1 200 OK\r\na: b\rc\r\n\r\n", .invalidHeader),
+            ("HTTP/1.1 200 OK\r\ncontent-length: 5, 6\r\n\r\n", .invalidContentLength),
+            ("HTTP/1.1 200 OK\r\ncontent-length: -1\r\n\r\n", .invalidContentLength),
+            ("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n", .invalidChunk),
+            ("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabcXY", .invalidChunk),
+            ("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1000000000000000\r\n", .invalidChunk),
+        ]
+        for (input, expected) in cases {
+            XCTAssertThrowsError(try parse([input]), input) { XCTAssertEqual($0 as? P.ParseError, expected, input) }
+        }
+        var small = P(maxHeadBytes: 64, maxHeaderCount: 2)
+        small.expectResponse(toHEAD: false)
+        XCTAssertThrowsError(try parse(["HTTP/1.1 200 OK\r\n" + String(repeating: "a", count: 80)], parser: &small)) { XCTAssertEqual($0 as? P.ParseError, .headTooLarge) }
+        small = P(maxHeadBytes: 1024, maxHeaderCount: 2)
+        small.expectResponse(toHEAD: false)
+        XCTAssertThrowsError(try parse(["HTTP/1.1 200 OK\r\na: 1\r\nb: 2\r\nc: 3\r\n\r\n"], parser: &small)) { XCTAssertEqual($0 as? P.ParseError, .tooManyHeaders) }
+    }
+
+    /// Body bytes are slices of the input, not copies.
+    func testBodiesAreSlicesOfTheInput() throws {
+        var parser = P()
+        parser.expectResponse(toHEAD: false)
+        var input = ByteBuffer(string: "HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nabcd")
+        _ = try parser.next(&input)
+        let bodyStart = input.withUnsafeReadableBytes { $0.baseAddress! }
+        guard case .body(let body) = try parser.next(&input) else { return XCTFail("no body") }
+        let sameStorage = body.withUnsafeReadableBytes { $0.baseAddress! == bodyStart }
+        XCTAssertTrue(sameStorage)
+    }
+}
