@@ -18,19 +18,40 @@ final class TimerWheelTests: XCTestCase {
 
     private func ms(_ value: Int64) -> NIODeadline { .uptimeNanoseconds(UInt64(value) * 1_000_000) }
 
-    func testFiresAtTheFirstTickAfterTheDeadlineNeverBefore() {
+    func testFiresAtTheStartOfTheTickOfItsDeadline() {
         let loop = EmbeddedEventLoop()
         let wheel = TimerWheel(eventLoop: loop, tick: .milliseconds(10), slotCount: 64)
         let recorder = Recorder(loop: loop)
         let timer = WheelTimer(kind: 1, target: recorder)
         loop.advanceTime(to: ms(3))
-        wheel.arm(timer, in: .milliseconds(25))  // deadline 28 ms → the 30 ms tick
-        loop.advanceTime(to: ms(29))
+        wheel.arm(timer, in: .milliseconds(25))  // deadline 28 ms → the tick that starts at 20 ms
+        loop.advanceTime(to: ms(19))
         XCTAssertTrue(recorder.fired.isEmpty)
-        loop.advanceTime(to: ms(30))
-        XCTAssertEqual(recorder.fired.map(\.at), [30_000_000])
+        loop.advanceTime(to: ms(20))
+        XCTAssertEqual(recorder.fired.map(\.at), [20_000_000])
         XCTAssertFalse(timer.isArmed)
         XCTAssertEqual(wheel.armedCount, 0)
+    }
+
+    func testTheDefaultWheelFiresWithinAMillisecondOfTheDeadline() {
+        let loop = EmbeddedEventLoop()
+        let wheel = TimerWheel(eventLoop: loop)
+        let recorder = Recorder(loop: loop)
+        let timers = (0..<50).map { WheelTimer(kind: UInt8($0), target: recorder) }
+        var deadlines: [UInt8: UInt64] = [:]
+        for (index, timer) in timers.enumerated() {
+            loop.advanceTime(by: .microseconds(Int64(137 * index)))
+            let amount = TimeAmount.microseconds(Int64(300_000 + 7_919 * index))
+            deadlines[timer.kind] = loop.now.uptimeNanoseconds + UInt64(amount.nanoseconds)
+            wheel.arm(timer, in: amount)
+        }
+        loop.advanceTime(by: .seconds(2))
+        XCTAssertEqual(recorder.fired.count, 50)
+        for fired in recorder.fired {
+            let deadline = deadlines[fired.kind]!
+            XCTAssertLessThanOrEqual(fired.at, deadline)
+            XCTAssertLessThan(deadline - fired.at, 1_000_000)
+        }
     }
 
     func testCancelledTimersDoNotFireAndTheOthersKeepTheirOrder() {

@@ -1,13 +1,17 @@
 import NIOCore
 
 /// The request path's timers (request, per-try and backoff) for one event loop: a hashed timing
-/// wheel of `slotCount` slots, each a doubly linked list of `WheelTimer`s, advanced by one
-/// NIO scheduled task every `tick` while any timer is armed.
+/// wheel of `slotCount` slots of one `tick` each, every slot a doubly linked list of
+/// `WheelTimer`s. One NIO scheduled task wakes the wheel at the next slot that holds a timer
+/// (a slot may hold timers of later rotations too: waking for them costs a scan), so an idle
+/// wheel costs nothing and a busy one wakes at most once a tick.
 ///
 /// A NIO `scheduleTask` per request costs a promise, a future, a closure context, a heap entry
 /// (re-sifted on every cancel) and a weak reference; arming and cancelling a wheel timer is a
-/// few pointer writes. Timers fire on the first tick at or after their deadline: never early,
-/// at most one tick (plus the loop's own latency) late. Only touched on its event loop.
+/// few pointer writes. A timer fires at the start of the tick its deadline falls in: at most one
+/// tick (1 ms) early, never later than the loop's own latency. (Early rather than late: a
+/// sidecar forwarding a gRPC deadline should answer it before the app does.) Only touched on
+/// its event loop.
 final class TimerWheel {
     let tickNanoseconds: UInt64
     private let eventLoop: EventLoop
@@ -16,9 +20,13 @@ final class TimerWheel {
     /// The last tick whose slot was processed.
     private var currentTick: UInt64 = 0
     private(set) var armedCount = 0
-    private var ticking = false
+    /// The wake-up task, and the tick it is for.
+    private var wakeUp: Scheduled<Void>?
+    private var wakeUpTick: UInt64 = 0
+    /// True while `advance` runs (it reschedules the wake-up itself when done).
+    private var advancing = false
 
-    init(eventLoop: EventLoop, tick: TimeAmount = .milliseconds(10), slotCount: Int = 512) {
+    init(eventLoop: EventLoop, tick: TimeAmount = .milliseconds(1), slotCount: Int = 1024) {
         precondition(slotCount > 0 && slotCount & (slotCount - 1) == 0, "slotCount must be a power of two")
         self.eventLoop = eventLoop
         self.tickNanoseconds = UInt64(max(1, tick.nanoseconds))
@@ -30,10 +38,9 @@ final class TimerWheel {
     func arm(_ timer: WheelTimer, in amount: TimeAmount) {
         if timer.isArmed { cancel(timer) }
         let now = eventLoop.now.uptimeNanoseconds
-        if armedCount == 0 && !ticking { currentTick = now / tickNanoseconds }
+        if armedCount == 0 && wakeUp == nil && !advancing { currentTick = now / tickNanoseconds }
         let deadline = now &+ UInt64(max(0, amount.nanoseconds))
-        // Round up: a timer never fires before its deadline.
-        let tick = max((deadline &+ tickNanoseconds &- 1) / tickNanoseconds, currentTick &+ 1)
+        let tick = max(deadline / tickNanoseconds, currentTick &+ 1)
         timer.deadlineTick = tick
         let slot = Int(tick & mask)
         timer.next = slots[slot]
@@ -42,7 +49,9 @@ final class TimerWheel {
         slots[slot] = timer
         timer.isArmed = true
         armedCount += 1
-        if !ticking { scheduleTick() }
+        if !advancing, wakeUp == nil || tick < wakeUpTick {
+            scheduleWakeUp(at: tick)
+        }
     }
 
     /// Disarms `timer`; nothing happens when it is not armed.
@@ -65,19 +74,42 @@ final class TimerWheel {
         armedCount -= 1
     }
 
-    private func scheduleTick() {
-        ticking = true
-        let deadline = NIODeadline.uptimeNanoseconds((currentTick &+ 1) &* tickNanoseconds)
-        eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(deadline: deadline) { [self] in
+    private func scheduleWakeUp(at tick: UInt64) {
+        wakeUp?.cancel()
+        wakeUpTick = tick
+        wakeUp = eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(
+            deadline: .uptimeNanoseconds(tick &* tickNanoseconds)
+        ) { [self] in
+            wakeUp = nil
             advance(toNanoseconds: eventLoop.now.uptimeNanoseconds)
-            ticking = false
-            if armedCount > 0 { scheduleTick() }
         }
+    }
+
+    /// The next tick whose slot holds a timer (of this rotation or a later one).
+    private func nextOccupiedTick() -> UInt64? {
+        guard armedCount > 0 else { return nil }
+        var tick = currentTick &+ 1
+        let limit = currentTick &+ mask &+ 1
+        while tick <= limit {
+            if slots[Int(tick & mask)] != nil { return tick }
+            tick &+= 1
+        }
+        return nil
     }
 
     /// Fires every timer whose tick has come by `nanoseconds` (uptime).
     func advance(toNanoseconds nanoseconds: UInt64) {
         let target = nanoseconds / tickNanoseconds
+        advancing = true
+        defer {
+            advancing = false
+            if let next = nextOccupiedTick() {
+                if wakeUp == nil || next < wakeUpTick { scheduleWakeUp(at: next) }
+            } else {
+                wakeUp?.cancel()
+                wakeUp = nil
+            }
+        }
         guard target > currentTick else { return }
         // After a long stall every slot is visited once: later rounds' timers stay where they are.
         let steps = min(target &- currentTick, mask &+ 1)

@@ -235,25 +235,47 @@ struct HTTP1ResponseParser {
         )
     }
 
-    /// `name: value` lines up to the blank line.
+    /// `name: value` lines up to the blank line. A plain byte loop (this runs for every header
+    /// of every response), and the fields go into `HTTPHeaders` in one piece: its `add` checks
+    /// every name for ASCII again.
     private static func parseFields(_ lines: inout LineReader, into headers: inout HTTPHeaders, maxCount: Int) throws {
-        var count = 0
-        while let line = lines.next() {
-            if line.isEmpty { return }
-            count += 1
-            if count > maxCount { throw ParseError.tooManyHeaders }
-            // No obsolete line folding, no whitespace before the colon, a token for the name.
-            guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > line.startIndex else { throw ParseError.invalidHeader }
-            for byte in line[line.startIndex..<colon] where !isTokenByte(byte) { throw ParseError.invalidHeader }
-            var start = colon + 1
-            var end = line.endIndex
-            while start < end, line[start] == UInt8(ascii: " ") || line[start] == UInt8(ascii: "\t") { start += 1 }
-            while end > start, line[end - 1] == UInt8(ascii: " ") || line[end - 1] == UInt8(ascii: "\t") { end -= 1 }
-            for byte in line[start..<end] where byte == 0 || byte == UInt8(ascii: "\r") { throw ParseError.invalidHeader }
-            headers.add(
-                name: String(decoding: UnsafeRawBufferPointer(rebasing: line[line.startIndex..<colon]), as: UTF8.self),
-                value: String(decoding: UnsafeRawBufferPointer(rebasing: line[start..<end]), as: UTF8.self)
-            )
+        let bytes = lines.bytes
+        let count = bytes.count
+        var position = lines.position
+        var fields: [(String, String)] = []
+        fields.reserveCapacity(16)
+        defer { lines.position = position }
+        while position < count {
+            var newline = position
+            while newline < count, bytes[newline] != UInt8(ascii: "\n") { newline += 1 }
+            var end = newline
+            if end > position, bytes[end - 1] == UInt8(ascii: "\r") { end -= 1 }
+            if end == position { break }  // the blank line
+            if fields.count == maxCount { throw ParseError.tooManyHeaders }
+            // A token, then the colon: no whitespace before it, no obsolete line folding.
+            var colon = position
+            while colon < end, isTokenByte(bytes[colon]) { colon += 1 }
+            guard colon > position, colon < end, bytes[colon] == UInt8(ascii: ":") else { throw ParseError.invalidHeader }
+            var valueStart = colon + 1
+            var valueEnd = end
+            while valueStart < valueEnd, bytes[valueStart] == UInt8(ascii: " ") || bytes[valueStart] == UInt8(ascii: "\t") { valueStart += 1 }
+            while valueEnd > valueStart, bytes[valueEnd - 1] == UInt8(ascii: " ") || bytes[valueEnd - 1] == UInt8(ascii: "\t") { valueEnd -= 1 }
+            var index = valueStart
+            while index < valueEnd {
+                let byte = bytes[index]
+                if byte == 0 || byte == UInt8(ascii: "\r") { throw ParseError.invalidHeader }
+                index += 1
+            }
+            fields.append((
+                String(decoding: UnsafeRawBufferPointer(rebasing: bytes[position..<colon]), as: UTF8.self),
+                String(decoding: UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueEnd]), as: UTF8.self)
+            ))
+            position = newline + 1
+        }
+        if headers.isEmpty {
+            headers = HTTPHeaders(fields)
+        } else {
+            headers.add(contentsOf: fields)
         }
     }
 
@@ -319,11 +341,14 @@ struct HTTP1ResponseParser {
             let count = min(bytes.count, limit)
             var index = 0
             while index < count {
-                guard let newline = bytes[index..<count].firstIndex(of: UInt8(ascii: "\n")) else { return nil }
-                var next = newline + 1
+                guard bytes[index] == UInt8(ascii: "\n") else {
+                    index += 1
+                    continue
+                }
+                var next = index + 1
                 if next < count, bytes[next] == UInt8(ascii: "\r") { next += 1 }
                 if next < count, bytes[next] == UInt8(ascii: "\n") { return next + 1 }
-                index = newline + 1
+                index += 1
             }
             return nil
         }
@@ -340,18 +365,15 @@ struct HTTP1ResponseParser {
         }
     }
 
-    /// RFC 9110 `tchar`.
+    /// RFC 9110 `tchar`, as a bit set over the ASCII range.
+    @inline(__always)
     private static func isTokenByte(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-            return true
-        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
-            UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
-            UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
-            return true
-        default:
-            return false
-        }
+        // Bits set for ! # $ % & ' * + - . 0-9 (low word) and A-Z ^ _ ` a-z | ~ (high word).
+        let low: UInt64 = 0x03FF_6CFA_0000_0000
+        let high: UInt64 = 0x57FF_FFFF_C7FF_FFFE
+        if byte < 64 { return (low >> UInt64(byte)) & 1 == 1 }
+        if byte < 128 { return (high >> UInt64(byte - 64)) & 1 == 1 }
+        return false
     }
 }
 
@@ -366,7 +388,8 @@ private struct LineReader {
 
     mutating func next() -> Slice<UnsafeRawBufferPointer>? {
         guard position < bytes.count else { return nil }
-        let newline = bytes[position...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
+        var newline = position
+        while newline < bytes.count, bytes[newline] != UInt8(ascii: "\n") { newline += 1 }
         var end = newline
         if end > position, bytes[end - 1] == UInt8(ascii: "\r") { end -= 1 }
         let line = bytes[position..<end]
