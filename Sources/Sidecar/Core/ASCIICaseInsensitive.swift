@@ -4,9 +4,17 @@ extension StringProtocol {
     /// True when the text equals `lowercase` (which must be ASCII lowercase) ignoring ASCII case.
     @inlinable
     func equalsIgnoringASCIICase(_ lowercase: StaticString) -> Bool {
-        let other = UnsafeBufferPointer(start: lowercase.utf8Start, count: lowercase.utf8CodeUnitCount)
+        let count = lowercase.utf8CodeUnitCount
         let utf8 = self.utf8
-        guard utf8.count == other.count else { return false }
+        guard utf8.count == count else { return false }
+        let other = lowercase.utf8Start
+        // Native strings are contiguous: compare through a pointer, not the UTF-8 view's iterator.
+        if let equal = utf8.withContiguousStorageIfAvailable({ bytes -> Bool in
+            for index in 0..<count where bytes[index].asciiLowercased != other[index] { return false }
+            return true
+        }) {
+            return equal
+        }
         var index = 0
         for byte in utf8 {
             if byte.asciiLowercased != other[index] { return false }

@@ -7,24 +7,32 @@ enum HopByHopHeaders {
     /// Strips hop-by-hop headers in place. Returns true when the message asked for `Connection: close`.
     @discardableResult
     static func strip(_ headers: inout HTTPHeaders) -> Bool {
-        // Most messages carry none of these: one pass over the names decides, instead of a
-        // removal scan per header name.
-        guard headers.contains(where: { isHopByHop($0.name) }) else { return false }
+        // One pass finds them (most messages carry none, or only `Connection: keep-alive`), and
+        // a second rebuilds the list without them: no per-name removal scans.
+        var found = false
         var wantsClose = false
-        var names: [String] = []
-        for token in headers[canonicalForm: "connection"] {
-            if token.equalsIgnoringASCIICase("close") {
-                wantsClose = true
-            } else {
-                names.append(String(token))
+        var named: [Substring] = []
+        for (name, value) in headers where isHopByHop(name) {
+            found = true
+            guard name.utf8.count == 10, name.equalsIgnoringASCIICase("connection") else { continue }
+            HTTP1RequestValidator.forEachListItem(value) { token in
+                if token.equalsIgnoringASCIICase("close") {
+                    wantsClose = true
+                } else if !token.equalsIgnoringASCIICase("keep-alive") {
+                    named.append(Substring(token))
+                }
             }
         }
-        for (name, _) in headers where isHopByHop(name) {
-            names.append(name)
+        guard found else { return false }
+        var kept: [(String, String)] = []
+        kept.reserveCapacity(headers.count)
+        for (name, value) in headers where !isHopByHop(name) {
+            if !named.isEmpty, named.contains(where: { $0.utf8.count == name.utf8.count && $0.lowercased() == name.lowercased() }) {
+                continue
+            }
+            kept.append((name, value))
         }
-        for name in names {
-            headers.remove(name: name)
-        }
+        headers = HTTPHeaders(kept)
         return wantsClose
     }
 

@@ -50,6 +50,8 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
     /// When the current attempt started (its latency feeds latency-aware balancers).
     private var attemptStart: NIODeadline = .uptimeNanoseconds(0)
     private var attemptUsesHTTP2 = false
+    /// `x-sidecar-attempt` is in `upstreamHead` (added by the first send, replaced after that).
+    private var attemptHeaderAdded = false
     // Timers on the loop's wheel, made when first armed and re-armed after that.
     private var perTryTimer: WheelTimer?
     private var requestTimer: WheelTimer?
@@ -99,16 +101,43 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
 
         var head = head
         HopByHopHeaders.strip(&head.headers)
-        head.headers.remove(name: "expect")
-        head.headers.remove(name: "x-sidecar-attempt")
-        if let existing = head.headers.first(name: "x-request-id"), !existing.isEmpty {
-            requestID = existing
+        // One pass finds the headers the sidecar replaces or reads; most requests carry none of
+        // them, and each `remove(name:)` would be a scan of its own.
+        var hasExpect = false
+        var hasAttempt = false
+        var hasClientCert = false
+        var existingRequestID: String?
+        var contentType: String?
+        for (name, value) in head.headers {
+            switch name.utf8.count {
+            case 6 where name.equalsIgnoringASCIICase("expect"):
+                hasExpect = true
+            case 12 where existingRequestID == nil && name.equalsIgnoringASCIICase("x-request-id"):
+                existingRequestID = value
+            case 12 where contentType == nil && name.equalsIgnoringASCIICase("content-type"):
+                contentType = value
+            case 17 where name.equalsIgnoringASCIICase("x-sidecar-attempt"):
+                hasAttempt = true
+            case 23 where name.equalsIgnoringASCIICase("x-forwarded-client-cert"):
+                hasClientCert = true
+            default:
+                continue
+            }
+        }
+        if hasExpect { head.headers.remove(name: "expect") }
+        if hasAttempt { head.headers.remove(name: "x-sidecar-attempt") }
+        if let existingRequestID, !existingRequestID.isEmpty {
+            requestID = existingRequestID
         } else {
             requestID = worker.requestIDs.next()
-            head.headers.replaceOrAdd(name: "x-request-id", value: requestID)
+            if existingRequestID == nil {
+                head.headers.add(name: "x-request-id", value: requestID)
+            } else {
+                head.headers.replaceOrAdd(name: "x-request-id", value: requestID)
+            }
         }
         if listener.direction == .inbound {
-            head.headers.remove(name: "x-forwarded-client-cert")
+            if hasClientCert { head.headers.remove(name: "x-forwarded-client-cert") }
             if let peerIdentity, let own = worker.identity?.spiffeID {
                 head.headers.add(name: "x-forwarded-client-cert", value: "By=\(own);URI=\(peerIdentity)")
             }
@@ -119,7 +148,7 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
         if let tracer = worker.tracer {
             trace = ExchangeTrace(headers: head.headers, tracer: tracer, direction: listener.direction, startTime: startTime)
         }
-        isGRPC = head.headers.first(name: "content-type")?.hasPrefix("application/grpc") ?? false
+        isGRPC = contentType?.hasPrefixIgnoringASCIICase("application/grpc") ?? false
         record = AccessLogRecord(
             direction: listener.direction,
             listener: listener.name,
@@ -330,7 +359,13 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
     private func attach(_ stream: UpstreamStream) {
         upstream = stream
         // Mutated in place: a copy would duplicate every header per attempt.
-        upstreamHead.headers.replaceOrAdd(name: "x-sidecar-attempt", value: attempt == 1 ? "1" : String(attempt))
+        // The caller's own `x-sidecar-attempt` was removed at the start: the first send adds it.
+        if !attemptHeaderAdded {
+            attemptHeaderAdded = true
+            upstreamHead.headers.add(name: "x-sidecar-attempt", value: attempt == 1 ? "1" : String(attempt))
+        } else {
+            upstreamHead.headers.replaceOrAdd(name: "x-sidecar-attempt", value: String(attempt))
+        }
         if let grpcDeadline {
             upstreamHead.headers.replaceOrAdd(name: "grpc-timeout", value: GRPCTimeout.format(grpcDeadline - .now()))
         }
