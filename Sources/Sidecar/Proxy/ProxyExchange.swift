@@ -139,7 +139,7 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
         if listener.direction == .inbound {
             if hasClientCert { head.headers.remove(name: "x-forwarded-client-cert") }
             if let peerIdentity, let own = worker.identity?.spiffeID {
-                head.headers.add(name: "x-forwarded-client-cert", value: "By=\(own);URI=\(peerIdentity)")
+                head.headers.add(name: "x-forwarded-client-cert", value: worker.forwardedClientCert(peer: peerIdentity, own: own))
             }
         }
         downstreamIsHTTP2 = head.version.major == 2
