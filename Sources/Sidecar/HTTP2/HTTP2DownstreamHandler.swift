@@ -130,6 +130,19 @@ final class HTTP2DownstreamHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate
 
     // MARK: Flushing
 
+    /// Streams' output (response or request heads, body, window updates, resets) is written at
+    /// the end of this event-loop turn: what many streams — and one message's head, body and
+    /// end — produced in one turn leaves in one write (and, over TLS, one record).
+    private func scheduleFlush() {
+        guard !flushScheduled, let context else { return }
+        flushScheduled = true
+        context.eventLoop.assumeIsolatedUnsafeUnchecked().execute { [self] in
+            flushScheduled = false
+            flush()
+        }
+    }
+    private var flushScheduled = false
+
     /// Writes what nghttp2 has to send, once per cycle; deferred while nghttp2 itself runs.
     func flush() {
         guard let session, let context else { return }
@@ -193,7 +206,7 @@ final class HTTP2DownstreamHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate
         if !session.submitResponse(streamID: stream.streamID, headers: HTTP2HeaderTranslation.responseFields(from: head), body: body) {
             session.resetStream(stream.streamID, errorCode: .internalError)
         }
-        flush()
+        scheduleFlush()
     }
 
     func bodyQueued(_ stream: HTTP2DownstreamStream) {
@@ -202,17 +215,17 @@ final class HTTP2DownstreamHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate
             stream.reportedWritable = false
             blockedStreams.append(stream)
         }
-        flush()
+        scheduleFlush()
     }
 
     func consume(streamID: Int32, bytes: Int) {
         session?.consume(streamID: streamID, bytes: bytes)
-        flush()
+        scheduleFlush()
     }
 
     func reset(_ stream: HTTP2DownstreamStream, errorCode: HTTP2ErrorCode) {
         session?.resetStream(stream.streamID, errorCode: errorCode)
-        flush()
+        scheduleFlush()
     }
 
     // MARK: NGHTTP2SessionDelegate

@@ -31,8 +31,9 @@ enum HTTP2HeaderTranslation {
         var scheme: String?
         var authority: String?
         var path: String?
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(block.fields.count)
+        // Collected as pairs and made into `HTTPHeaders` once (its `add` re-checks each name).
+        var fields: [(String, String)] = []
+        fields.reserveCapacity(block.fields.count)
         var cookies: [String] = []
         var regularSeen = false
         for (name, value) in block.fields {
@@ -63,8 +64,9 @@ enum HTTP2HeaderTranslation {
                 continue
             }
             if name == "host", authority != nil { continue }
-            headers.add(name: name, value: value)
+            fields.append((name, value))
         }
+        var headers = HTTPHeaders(fields)
         guard let method, !method.isEmpty else { return .failure(.missingPseudoHeader(":method")) }
         if method != "CONNECT" {
             guard scheme?.isEmpty == false else { return .failure(.missingPseudoHeader(":scheme")) }
@@ -84,8 +86,8 @@ enum HTTP2HeaderTranslation {
     static func responseHead(from block: HTTP2HeaderBlock) -> Result<HTTPResponseHead, Problem> {
         if block.tooLarge { return .failure(.tooLarge) }
         var status: Int?
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(block.fields.count)
+        var fields: [(String, String)] = []
+        fields.reserveCapacity(block.fields.count)
         var regularSeen = false
         for (name, value) in block.fields {
             if name.utf8.first == UInt8(ascii: ":") {
@@ -98,10 +100,10 @@ enum HTTP2HeaderTranslation {
             }
             regularSeen = true
             if let problem = check(name: name, value: value) { return .failure(problem) }
-            headers.add(name: name, value: value)
+            fields.append((name, value))
         }
         guard let status else { return .failure(.missingPseudoHeader(":status")) }
-        return .success(HTTPResponseHead(version: HTTPVersion(major: 2, minor: 0), status: HTTPResponseStatus(statusCode: status), headers: headers))
+        return .success(HTTPResponseHead(version: HTTPVersion(major: 2, minor: 0), status: HTTPResponseStatus(statusCode: status), headers: HTTPHeaders(fields)))
     }
 
     /// A received trailer block as trailers (no pseudo-headers allowed).
@@ -118,9 +120,25 @@ enum HTTP2HeaderTranslation {
 
     private static func check(name: String, value: String) -> Problem? {
         if name.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) { return .uppercaseName }
-        if connectionSpecific.contains(name) { return .connectionSpecificHeader(name) }
-        if name == "te", value.lowercased() != "trailers" { return .connectionSpecificHeader(name) }
+        if isConnectionSpecific(name) { return .connectionSpecificHeader(name) }
+        if name == "te", !value.equalsIgnoringASCIICase("trailers") { return .connectionSpecificHeader(name) }
         return nil
+    }
+
+    /// `connectionSpecific.contains(lowerName)`, by length and bytes (no hashing per field).
+    static func isConnectionSpecific(_ lowerName: String) -> Bool {
+        switch lowerName.utf8.count {
+        case 7: return lowerName == "upgrade"
+        case 10: return lowerName == "connection" || lowerName == "keep-alive"
+        case 16: return lowerName == "proxy-connection"
+        case 17: return lowerName == "transfer-encoding"
+        default: return false
+        }
+    }
+
+    /// The name in lower case; the same string (no copy) when it already is.
+    private static func lowercasedName(_ name: String) -> String {
+        name.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) ? name.lowercased() : name
     }
 
     // MARK: HTTP/1 shape → HTTP/2
@@ -138,7 +156,7 @@ enum HTTP2HeaderTranslation {
         let named = connectionNamedFields(head.headers)
         var isGRPC = false
         for (name, value) in head.headers {
-            let lower = name.lowercased()
+            let lower = lowercasedName(name)
             if lower == "host" || isStripped(lower, value: value, named: named) { continue }
             if lower == "content-type", value.hasPrefix("application/grpc") { isGRPC = true }
             fields.append((lower, value))
@@ -154,7 +172,7 @@ enum HTTP2HeaderTranslation {
         fields.append((":status", String(head.status.code)))
         let named = connectionNamedFields(head.headers)
         for (name, value) in head.headers {
-            let lower = name.lowercased()
+            let lower = lowercasedName(name)
             if isStripped(lower, value: value, named: named) { continue }
             fields.append((lower, value))
         }
@@ -167,7 +185,7 @@ enum HTTP2HeaderTranslation {
         fields.reserveCapacity(trailers.count)
         let named = connectionNamedFields(trailers)
         for (name, value) in trailers {
-            let lower = name.lowercased()
+            let lower = lowercasedName(name)
             if lower.utf8.first == UInt8(ascii: ":") || isStripped(lower, value: value, named: named) { continue }
             fields.append((lower, value))
         }
@@ -182,8 +200,8 @@ enum HTTP2HeaderTranslation {
     }
 
     private static func isStripped(_ lowerName: String, value: String, named: Set<String>) -> Bool {
-        if connectionSpecific.contains(lowerName) || named.contains(lowerName) { return true }
-        if lowerName == "te" { return value.lowercased() != "trailers" }
+        if isConnectionSpecific(lowerName) || (!named.isEmpty && named.contains(lowerName)) { return true }
+        if lowerName == "te" { return !value.equalsIgnoringASCIICase("trailers") }
         return false
     }
 }

@@ -126,7 +126,7 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, NGHTTP2SessionDelegat
             return nil
         }
         streams[id] = stream
-        flush()
+        scheduleFlush()
         return id
     }
 
@@ -136,13 +136,13 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, NGHTTP2SessionDelegat
             stream.reportedWritable = false
             blockedStreams.append(stream)
         }
-        flush()
+        scheduleFlush()
     }
 
     func consume(streamID: Int32, bytes: Int) {
         guard streamID != 0 else { return }
         session?.consume(streamID: streamID, bytes: bytes)
-        flush()
+        scheduleFlush()
     }
 
     func cancel(_ stream: HTTP2UpstreamStream) {
@@ -152,7 +152,7 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, NGHTTP2SessionDelegat
     func resetStream(_ stream: HTTP2UpstreamStream, errorCode: HTTP2ErrorCode) {
         guard stream.streamID != 0, streams[stream.streamID] === stream else { return }
         session?.resetStream(stream.streamID, errorCode: errorCode)
-        flush()
+        scheduleFlush()
     }
 
     private func streamDone(_ stream: HTTP2UpstreamStream) {
@@ -164,6 +164,19 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, NGHTTP2SessionDelegat
     }
 
     // MARK: Flushing
+
+    /// Streams' output (response or request heads, body, window updates, resets) is written at
+    /// the end of this event-loop turn: what many streams — and one message's head, body and
+    /// end — produced in one turn leaves in one write (and, over TLS, one record).
+    private func scheduleFlush() {
+        guard !flushScheduled, let context else { return }
+        flushScheduled = true
+        context.eventLoop.assumeIsolatedUnsafeUnchecked().execute { [self] in
+            flushScheduled = false
+            flush()
+        }
+    }
+    private var flushScheduled = false
 
     private func flush() {
         guard let session, let context, case .ready = state else {
