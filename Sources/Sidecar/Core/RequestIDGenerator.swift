@@ -19,15 +19,17 @@ struct RequestIDGenerator {
             let hex: StaticString = "0123456789abcdef"
             let digits = hex.utf8Start
             var index = 0
-            for position in 0..<32 {
-                if position == 8 || position == 12 || position == 16 || position == 20 {
+            // 8-4-4-4-12: a dash before hex digits 8, 12, 16 and 20; two digits per byte.
+            for byteIndex in 0..<16 {
+                if byteIndex == 4 || byteIndex == 6 || byteIndex == 8 || byteIndex == 10 {
                     out[index] = UInt8(ascii: "-")
                     index += 1
                 }
-                let word = position < 16 ? high : low
-                let shift = UInt64(60 - (position % 16) * 4)
-                out[index] = digits[Int((word >> shift) & 0xF)]
-                index += 1
+                let word = byteIndex < 8 ? high : low
+                let byte = Int(truncatingIfNeeded: word >> UInt64(56 - (byteIndex & 7) * 8))
+                out[index] = digits[(byte >> 4) & 0xF]
+                out[index + 1] = digits[byte & 0xF]
+                index += 2
             }
             return index
         }

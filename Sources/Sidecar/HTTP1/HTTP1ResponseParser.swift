@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
 import NIOHTTP1
 
@@ -246,8 +249,7 @@ struct HTTP1ResponseParser {
         fields.reserveCapacity(16)
         defer { lines.position = position }
         while position < count {
-            var newline = position
-            while newline < count, bytes[newline] != UInt8(ascii: "\n") { newline += 1 }
+            let newline = newlineIndex(in: bytes, from: position, to: count) ?? count
             var end = newline
             if end > position, bytes[end - 1] == UInt8(ascii: "\r") { end -= 1 }
             if end == position { break }  // the blank line
@@ -341,10 +343,8 @@ struct HTTP1ResponseParser {
             let count = min(bytes.count, limit)
             var index = 0
             while index < count {
-                guard bytes[index] == UInt8(ascii: "\n") else {
-                    index += 1
-                    continue
-                }
+                guard let newline = newlineIndex(in: bytes, from: index, to: count) else { return nil }
+                index = newline
                 var next = index + 1
                 if next < count, bytes[next] == UInt8(ascii: "\r") { next += 1 }
                 if next < count, bytes[next] == UInt8(ascii: "\n") { return next + 1 }
@@ -352,6 +352,15 @@ struct HTTP1ResponseParser {
             }
             return nil
         }
+    }
+
+    /// The index of the first `\n` in `bytes[from..<to]` (`memchr`: lines are found a word at a
+    /// time, not a byte at a time).
+    @inline(__always)
+    static func newlineIndex(in bytes: UnsafeRawBufferPointer, from: Int, to: Int) -> Int? {
+        guard from < to, let base = bytes.baseAddress else { return nil }
+        guard let found = memchr(base + from, Int32(UInt8(ascii: "\n")), to - from) else { return nil }
+        return UnsafeRawPointer(found) - base
     }
 
     private static func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
@@ -388,8 +397,7 @@ private struct LineReader {
 
     mutating func next() -> Slice<UnsafeRawBufferPointer>? {
         guard position < bytes.count else { return nil }
-        var newline = position
-        while newline < bytes.count, bytes[newline] != UInt8(ascii: "\n") { newline += 1 }
+        let newline = HTTP1ResponseParser.newlineIndex(in: bytes, from: position, to: bytes.count) ?? bytes.count
         var end = newline
         if end > position, bytes[end - 1] == UInt8(ascii: "\r") { end -= 1 }
         let line = bytes[position..<end]
