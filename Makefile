@@ -51,6 +51,7 @@ build: deps
 
 # A self-contained binary: the Swift runtime and Foundation linked in (only OpenSSL, nghttp2 and
 # libc are shared), which also keeps ~4 MiB fewer pages resident than the shared libraries do.
+# Package.swift links it with lld, packed relocations and no exported symbols (see linkerSettings).
 release: deps
 	$(SWIFT) build -c release --product sidecar --static-swift-stdlib $(RELEASE_FLAGS)
 

@@ -31,8 +31,7 @@ final class ConfigNodeReader {
     }
 
     static func isNull(_ node: Node) -> Bool {
-        if case .scalar = node { return node.tag.rawValue == Tag.Name.null.rawValue }
-        return false
+        YAMLScalarKind.of(node) == .null
     }
 
     // MARK: Mappings
@@ -137,7 +136,7 @@ final class ConfigNodeReader {
 
     /// An unquoted YAML integer (a JSON number without fraction).
     func int(_ node: Node, at path: String) -> Int? {
-        guard case .scalar(let scalar) = node, node.tag.rawValue == Tag.Name.int.rawValue,
+        guard case .scalar(let scalar) = node, YAMLScalarKind.of(node) == .int,
               let value = Int.construct(from: scalar)
         else {
             fail(path, "expected an integer")
@@ -148,10 +147,9 @@ final class ConfigNodeReader {
 
     /// An unquoted YAML integer or float.
     func double(_ node: Node, at path: String) -> Double? {
-        let tag = node.tag.rawValue
-        guard case .scalar(let scalar) = node,
-              tag == Tag.Name.int.rawValue || tag == Tag.Name.float.rawValue,
-              let value = tag == Tag.Name.int.rawValue ? Int.construct(from: scalar).map(Double.init)
+        let kind = YAMLScalarKind.of(node)
+        guard case .scalar(let scalar) = node, kind == .int || kind == .float,
+              let value = kind == .int ? Int.construct(from: scalar).map(Double.init)
                 : Double.construct(from: scalar)
         else {
             fail(path, "expected a number")

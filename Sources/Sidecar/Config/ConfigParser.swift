@@ -24,7 +24,8 @@ struct ConfigParser {
     func parse(yaml: String) -> Outcome {
         var config = SidecarConfig(service: "")
         do {
-            if let root = try Yams.compose(yaml: yaml) {
+            // `.basic`: no regular-expression tag resolution (see YAMLScalarKind).
+            if let root = try Yams.compose(yaml: yaml, .basic) {
                 config = parseRoot(root)
             } else {
                 r.fail("", "the file is empty; expected a mapping with at least \"service\" and one listener")

@@ -48,9 +48,11 @@ public enum SidecarProcess {
             }
         }
         let parentWatch = watchParent(runtime: runtime, logger: logger)
+        let heapTrimmer = Task { await HeapTrimmer.run() }
         await runtime.waitUntilStopped()
         signalTask.cancel()
         parentWatch?.cancel()
+        heapTrimmer.cancel()
         await runtime.shutdown()
         logger.info("sidecar stopped")
         return 0

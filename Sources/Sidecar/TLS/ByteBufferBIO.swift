@@ -75,8 +75,10 @@ private func byteBufferBIODestroy(_ bio: OpaquePointer?) -> Int32 {
 /// - `inbound`: the ciphertext received from the network and not yet consumed; usually the very
 ///   buffer NIO read into (held only until OpenSSL has consumed it, then dropped).
 /// - `outbound`: ciphertext OpenSSL produced since the last `takeOutbound()`. Many records are
-///   coalesced into one buffer; the buffer handed to the channel shares storage with ours until
-///   written, and we start a fresh storage rather than copy when it is still shared.
+///   coalesced into one buffer, sized for what was written. `takeOutbound()` hands the storage to
+///   the channel and keeps none: an idle connection (e.g. a pooled upstream one) holds no buffer.
+///   Keeping a 16 KiB storage for reuse cost 32 KiB per connection (NIO rounds capacities up to a
+///   power of two): ~5 MiB of RSS for the ~150 pooled mTLS connections of the benchmark.
 final class ByteBufferBIO {
     nonisolated(unsafe) private static let method: OpaquePointer = {
         let type = BIO_get_new_index() | BIO_TYPE_SOURCE_SINK
@@ -92,8 +94,9 @@ final class ByteBufferBIO {
         return method
     }()
 
-    /// Largest outbound storage kept across flushes; a bigger one (after a bulk write) is dropped.
-    private static let maximumRetainedOutboundCapacity = 256 * 1024
+    /// Smallest outbound storage allocated: enough for a small response's record or a handshake
+    /// flight without growing, small enough that a burst of tiny records costs little.
+    private static let minimumOutboundCapacity = 2 * 1024
 
     private let bio: OpaquePointer
     private let allocator: ByteBufferAllocator
@@ -104,7 +107,7 @@ final class ByteBufferBIO {
         guard let bio = BIO_new(Self.method) else { fatalError("BIO_new failed") }
         self.bio = bio
         self.allocator = allocator
-        self.outbound = allocator.buffer(capacity: 16 * 1024 + 512)
+        self.outbound = allocator.buffer(capacity: 0)  // shared empty storage: no allocation
         BIO_set_data(bio, Unmanaged.passUnretained(self).toOpaque())
     }
 
@@ -141,7 +144,7 @@ final class ByteBufferBIO {
     func takeOutbound() -> ByteBuffer? {
         guard outbound.readableBytes > 0 else { return nil }
         let result = outbound
-        outbound.moveReaderIndex(to: outbound.writerIndex)
+        outbound = allocator.buffer(capacity: 0)
         return result
     }
 
@@ -151,13 +154,8 @@ final class ByteBufferBIO {
     // MARK: OpenSSL side (called from the C thunks above)
 
     fileprivate func appendOutbound(_ bytes: UnsafeRawBufferPointer) {
-        if outbound.readableBytes == 0 && outbound.readerIndex > 0 {
-            if outbound.capacity > Self.maximumRetainedOutboundCapacity {
-                outbound = allocator.buffer(capacity: max(bytes.count, 16 * 1024 + 512))
-            } else {
-                // Reuses the storage when the channel has released it, else allocates (no copy).
-                outbound.clear()
-            }
+        if outbound.capacity == 0 {
+            outbound = allocator.buffer(capacity: max(bytes.count, Self.minimumOutboundCapacity))
         }
         outbound.writeBytes(bytes)
     }
