@@ -21,7 +21,7 @@ from hpack import Decoder
 from hyperframe.frame import Frame, GoAwayFrame, HeadersFrame
 
 from certs import Mesh
-from harness import HTTPBackend, Sidecar, basic_config, metric, scrape, wait_until
+from harness import HTTPBackend, RawBackend, Sidecar, basic_config, metric, read_http_request, scrape, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -697,3 +697,44 @@ def test_refused_stream_from_h2_upstream_is_retried(start_sidecar):
         assert metric(scrape(sidecar), "sidecar_upstream_retries_total", cluster="h2app", reason="refused-stream") == 1
     finally:
         server.close()
+
+
+def test_http1_caller_gets_a_streamed_response_from_an_h2_upstream_as_it_comes(mesh, start_sidecar):
+    """HTTP/1.1 caller, HTTP/2 mesh hop, an app that streams: each part is passed on when the
+    HTTP/2 connection's read ends, not held until the response ends."""
+    release = threading.Event()
+
+    def app(conn):
+        if read_http_request(conn) is None:
+            return
+        conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n")
+        release.wait(10)
+        conn.sendall(b"6\r\nsecond\r\n0\r\n\r\n")
+
+    raw = RawBackend(app)
+    try:
+        client, _ = mesh_pair(mesh, start_sidecar, raw.address, inbound_protocol="http1")
+        sock = socket.create_connection(("127.0.0.1", client.outbound_port()), timeout=10)
+        sock.sendall(b"GET /stream HTTP/1.1\r\nHost: payments\r\n\r\n")
+        data = b""
+        deadline = time.monotonic() + 5
+        sock.settimeout(0.2)
+        while b"first" not in data and time.monotonic() < deadline:
+            try:
+                data += sock.recv(65536)
+            except socket.timeout:
+                pass
+        assert b"first" in data, f"the first part did not arrive while the app held the rest: {data!r}"
+        assert b"second" not in data
+        release.set()
+        sock.settimeout(5)
+        while b"second" not in data:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        sock.close()
+        assert b"second" in data
+    finally:
+        release.set()
+        raw.close()

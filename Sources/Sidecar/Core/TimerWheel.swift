@@ -9,9 +9,10 @@ import NIOCore
 /// A NIO `scheduleTask` per request costs a promise, a future, a closure context, a heap entry
 /// (re-sifted on every cancel) and a weak reference; arming and cancelling a wheel timer is a
 /// few pointer writes. A timer fires at the start of the tick its deadline falls in: at most one
-/// tick (1 ms) early, never later than the loop's own latency. (Early rather than late: a
-/// sidecar forwarding a gRPC deadline should answer it before the app does.) Only touched on
-/// its event loop.
+/// tick (1 ms) early (early rather than late: a sidecar forwarding a gRPC deadline should answer
+/// it before the app does); one armed for a tick the wheel has already passed (a deadline less
+/// than a tick away, armed from a timer's callback) fires on the next tick, under a tick late.
+/// Beyond that, a timer is as late as its event loop is busy. Only touched on its event loop.
 final class TimerWheel {
     let tickNanoseconds: UInt64
     private let eventLoop: EventLoop

@@ -40,6 +40,8 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
     private var pipelined: CircularBuffer<HTTPServerRequestPart> = CircularBuffer(initialCapacity: 0)
     /// Frames the responses; holds a small response's pieces back so it leaves as one buffer.
     private var writer = HTTP1MessageWriter()
+    /// Whether the current response may have a body (not for HEAD, 1xx, 204, 304).
+    private var responseBodyAllowed = true
     /// Whether the current request's response head was written (a 400 can no longer be sent).
     private var responseHeadSent = false
     private var lastActivity = NIODeadline.now()
@@ -274,6 +276,7 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
         var head = head
         head.version = requestVersion.minor == 0 ? .http1_0 : .http1_1
         let bodyAllowed = requestMethod != .HEAD && head.status.code >= 200 && head.status.code != 204 && head.status.code != 304
+        responseBodyAllowed = bodyAllowed
         var chunked = false
         if bodyAllowed, !head.headers.contains(name: "content-length") {
             if requestVersion.minor >= 1 {
@@ -298,7 +301,9 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
     }
 
     func sendResponseBody(_ buffer: ByteBuffer) {
-        guard let context else { return }
+        // A response to HEAD (or a 204/304) has no body on the wire, whatever the exchange has
+        // (e.g. the text of a sidecar-made 503): writing it would desynchronise the connection.
+        guard let context, responseBodyAllowed else { return }
         writer.writeBody(buffer, allocator: context.channel.allocator) { context.write(wrapOutboundOut($0), promise: nil) }
     }
 

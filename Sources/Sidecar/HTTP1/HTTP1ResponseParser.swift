@@ -13,12 +13,14 @@ import NIOHTTP1
 /// every part in `NIOAny`, and observing every outgoing request head to know which responses
 /// have no body). Requests are still parsed by llhttp: what callers send is the hostile side.
 ///
-/// Framing follows RFC 9112 section 6.3: no body for a response to HEAD or a 1xx/204/304; chunked
-/// when `chunked` is the final transfer coding; read-until-close for any other transfer coding or
-/// when no length is given; otherwise `content-length` (a list of equal values is accepted).
-/// Interim 1xx responses (other than 101) are skipped. Obsolete line folding, whitespace before
-/// a colon, invalid tokens and oversized heads are errors: the exchange sees a protocol error
-/// and the connection closes.
+/// Framing follows RFC 9112 section 6.3: no body for a response to HEAD or a 204/304; chunked for
+/// `Transfer-Encoding: chunked`; otherwise `content-length` (a list of equal values is accepted
+/// and passed on as one value), or read-until-close when no length is given. Interim 1xx
+/// responses are skipped. Errors (the exchange sees a protocol error, the connection closes):
+/// both `Transfer-Encoding` and `Content-Length` (response splitting), any transfer coding but a
+/// lone `chunked`, a `101` (the proxy strips `Upgrade`), control characters in the reason phrase
+/// or a field value, obsolete line folding, whitespace before a colon, invalid tokens, oversized
+/// heads.
 struct HTTP1ResponseParser {
     enum Event: Equatable {
         /// A final response head; `keepAlive` says whether the connection may serve another
@@ -38,6 +40,12 @@ struct HTTP1ResponseParser {
         case invalidChunk
         /// The connection closed in the middle of a response that had a length.
         case truncated
+        /// Both `Transfer-Encoding` and `Content-Length`.
+        case ambiguousFraming
+        /// A transfer coding other than a lone `chunked`.
+        case unsupportedTransferCoding
+        /// A `101 Switching Protocols` (the proxy never asks for an upgrade).
+        case unexpectedUpgrade
     }
 
     private enum State: Equatable {
@@ -165,11 +173,17 @@ struct HTTP1ResponseParser {
         let code = Int(parsed.status.code)
         if code >= 100, code < 200, code != 101 { return (parsed, false, nil) }
 
+        // A proxy strips `Upgrade`: a switch of protocols was never asked for.
+        if code == 101 { throw ParseError.unexpectedUpgrade }
+        var head = parsed
         var keepAlive = parsed.version.minor >= 1
         var contentLength: Int?
         var lengthValid = true
+        var contentLengthFields = 0
+        var contentLengthIsCanonical = true
         var hasTransferEncoding = false
-        var lastCodingIsChunked = false
+        var onlyChunked = true
+        var codings = 0
         for (name, value) in parsed.headers {
             switch name.utf8.count {
             case 10 where name.equalsIgnoringASCIICase("connection"):
@@ -178,29 +192,33 @@ struct HTTP1ResponseParser {
                     if token.equalsIgnoringASCIICase("keep-alive"), parsed.version.minor == 0 { keepAlive = true }
                 }
             case 14 where name.equalsIgnoringASCIICase("content-length"):
+                contentLengthFields += 1
                 if !HTTP1RequestValidator.parseContentLength(value, into: &contentLength) { lengthValid = false }
+                if !value.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) { contentLengthIsCanonical = false }
             case 17 where name.equalsIgnoringASCIICase("transfer-encoding"):
                 hasTransferEncoding = true
                 HTTP1RequestValidator.forEachListItem(value) { coding in
-                    lastCodingIsChunked = coding.equalsIgnoringASCIICase("chunked")
+                    codings += 1
+                    if !coding.equalsIgnoringASCIICase("chunked") { onlyChunked = false }
                 }
             default:
                 continue
             }
         }
+        // Both framings at once is how responses are split (RFC 9112 section 6.3 item 3): an
+        // error, as is any transfer coding but a lone `chunked` (the proxy re-frames the body
+        // for its caller and could not pass another coding on).
+        if hasTransferEncoding, contentLengthFields > 0 { throw ParseError.ambiguousFraming }
+        if hasTransferEncoding, codings != 1 || !onlyChunked { throw ParseError.unsupportedTransferCoding }
+        if contentLengthFields > 1 || !contentLengthIsCanonical, lengthValid, let contentLength {
+            // `Content-Length: 5, 5` or the field twice: passed on as one plain value.
+            head.headers.replaceOrAdd(name: "content-length", value: String(contentLength))
+        }
         let framing: State
-        if requestIsHEAD || code == 101 || code == 204 || code == 304 {
+        if requestIsHEAD || code == 204 || code == 304 {
             framing = .endPending
-            if code == 101 { keepAlive = false }
         } else if hasTransferEncoding {
-            // Transfer-Encoding overrides Content-Length, and such a message closes the connection.
-            if contentLength != nil || !lengthValid { keepAlive = false }
-            if lastCodingIsChunked {
-                framing = .chunkSize
-            } else {
-                framing = .untilClose
-                keepAlive = false
-            }
+            framing = .chunkSize
         } else if !lengthValid {
             throw ParseError.invalidContentLength
         } else if let contentLength {
@@ -209,7 +227,7 @@ struct HTTP1ResponseParser {
             framing = .untilClose
             keepAlive = false
         }
-        return (parsed, keepAlive, framing)
+        return (head, keepAlive, framing)
     }
 
     private func parseHeadBytes(_ bytes: UnsafeRawBufferPointer) throws -> HTTPResponseHead {
@@ -227,6 +245,13 @@ struct HTTP1ResponseParser {
         let minor = Int(statusLine[7] &- UInt8(ascii: "0"))
         let code = Int(statusLine[9] &- 48) * 100 + Int(statusLine[10] &- 48) * 10 + Int(statusLine[11] &- 48)
         guard code >= 100 else { throw ParseError.invalidStatusLine }
+        // reason-phrase = *( HTAB / SP / VCHAR / obs-text ): no control characters (a bare CR in
+        // it would otherwise reach the caller's connection).
+        if statusLine.count > 13 {
+            for byte in statusLine[13...] where (byte < 0x20 && byte != 0x09) || byte == 0x7F {
+                throw ParseError.invalidStatusLine
+            }
+        }
         let reason = statusLine.count > 13 ? String(decoding: UnsafeRawBufferPointer(rebasing: statusLine[13...]), as: UTF8.self) : ""
 
         var headers = HTTPHeaders()

@@ -160,7 +160,7 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
         }
         do {
             while case .active = state, let event = try parser.next(&input) {
-                handle(event, context: context)
+                handle(event, moreInput: input.readableBytes > 0, context: context)
             }
         } catch {
             partialInput = nil
@@ -178,7 +178,9 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
         }
     }
 
-    private func handle(_ event: HTTP1ResponseParser.Event, context: ChannelHandlerContext) {
+    /// `moreInput`: bytes follow this event in what was read (after a response's end they mean
+    /// the server is confused: the connection is not reused).
+    private func handle(_ event: HTTP1ResponseParser.Event, moreInput: Bool, context: ChannelHandlerContext) {
         guard case .active(let requestDone, let responseStarted) = state else { return }
         switch event {
         case .head(let head, let keepAlive):
@@ -190,7 +192,7 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
         case .end(let trailers):
             let delegate = self.delegate
             self.delegate = nil
-            let reusable = keepAlive && requestDone && responseStarted && partialInput == nil
+            let reusable = keepAlive && requestDone && responseStarted && !moreInput
             // A slow downstream may have paused reading this response: an idle connection reads
             // again (to notice the server closing it), and the next exchange starts unpaused.
             resumeReading(context: context)
@@ -247,7 +249,7 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
     func channelInactive(context: ChannelHandlerContext) {
         if case .active = state {
             // A response without a length ends when the server closes the connection.
-            if let end = try? parser.inputEnded() { handle(end, context: context) }
+            if let end = try? parser.inputEnded() { handle(end, moreInput: false, context: context) }
         }
         if case .active(_, let started) = state {
             fail(.reset(responseStarted: started))

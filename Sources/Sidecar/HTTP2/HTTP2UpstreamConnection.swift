@@ -268,7 +268,22 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, NGHTTP2SessionDelegat
 
     func channelReadComplete(context: ChannelHandlerContext) {
         flush()
+        if !streamsWithData.isEmpty {
+            let streams = streamsWithData
+            streamsWithData.removeAll(keepingCapacity: true)
+            for stream in streams {
+                stream.receivedInThisRead = false
+                stream.delegate?.upstreamReadComplete()
+            }
+        }
         context.fireChannelReadComplete()
+    }
+
+    /// Streams that got body data in the current read (see `HTTP2UpstreamStream.receivedInThisRead`).
+    private var streamsWithData: [HTTP2UpstreamStream] = []
+
+    func streamReceivedData(_ stream: HTTP2UpstreamStream) {
+        streamsWithData.append(stream)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {

@@ -104,9 +104,17 @@ final class HTTP2UpstreamStream: UpstreamStream {
         }
     }
 
+    /// Body arrived in the connection's current read: its exchange is told when the read ends
+    /// (an HTTP/1.1 caller's response is flushed then, not only at its end).
+    var receivedInThisRead = false
+
     func receivedData(_ buffer: ByteBuffer) {
         let count = buffer.readableBytes
         if !finished, let delegate {
+            if !receivedInThisRead {
+                receivedInThisRead = true
+                connection.streamReceivedData(self)
+            }
             delegate.upstreamResponseBody(buffer)
             if readingPaused {
                 unconsumedBytes += count
