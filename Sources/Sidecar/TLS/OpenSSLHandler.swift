@@ -321,12 +321,18 @@ public final class OpenSSLHandler: ChannelDuplexHandler {
                 if connection.bio.outboundReadableBytes > 0 { writeCiphertext(context: context, flush: true) }
                 return
             }
-            var buffer = spare ?? context.channel.allocator.buffer(capacity: Self.plaintextBufferSize)
+            // Decrypted bytes never outnumber the ciphertext waiting plus what OpenSSL holds: a
+            // small response gets a small buffer (a cheap allocation), a large one up to a record.
+            let room = min(
+                Self.plaintextBufferSize,
+                max(256, connection.bio.inboundReadableBytes + Int(SSL_pending(connection.ssl)) + 64)
+            )
+            var buffer = spare ?? context.channel.allocator.buffer(capacity: room)
             spare = nil
             buffer.clear()
             var rc: Int32 = 0
             OpenSSLErrorQueue.clear()
-            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: Self.plaintextBufferSize) { target in
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: room) { target in
                 rc = SSL_read(connection.ssl, target.baseAddress, Int32(min(target.count, Int(Int32.max))))
                 return rc > 0 ? Int(rc) : 0
             }
