@@ -19,7 +19,7 @@ enum HopByHopHeaders {
                 if token.equalsIgnoringASCIICase("close") {
                     wantsClose = true
                 } else if !token.equalsIgnoringASCIICase("keep-alive") {
-                    named.append(Substring(token))
+                    named.append(Substring(decoding: token, as: UTF8.self))
                 }
             }
         }
@@ -45,7 +45,9 @@ enum HopByHopHeaders {
         case 10: return name.equalsIgnoringASCIICase("connection") || name.equalsIgnoringASCIICase("keep-alive")
         case 17: return name.equalsIgnoringASCIICase("transfer-encoding")
         default:
-            return utf8.count > 6 && name.hasPrefixIgnoringASCIICase("proxy-")
+            // Most names are neither: the first byte rules out all but `p…`.
+            guard utf8.count > 6, utf8.first.map({ $0 | 0x20 }) == UInt8(ascii: "p") else { return false }
+            return name.hasPrefixIgnoringASCIICase("proxy-")
         }
     }
 }

@@ -105,26 +105,26 @@ enum HTTP1RequestValidator {
         return finishItem()
     }
 
-    /// Calls `body` with each non-empty run between commas, trimmed of spaces and tabs.
-    static func forEachListItem(_ value: String, _ body: (Substring.UTF8View) -> Void) {
-        let utf8 = value.utf8
-        var start = utf8.startIndex
-        while start < utf8.endIndex {
-            let end = utf8[start...].firstIndex(of: UInt8(ascii: ",")) ?? utf8.endIndex
-            if start < end {
-                var first = start
-                var last = end
-                while first < last, utf8[first] == UInt8(ascii: " ") || utf8[first] == UInt8(ascii: "\t") {
-                    first = utf8.index(after: first)
+    /// Calls `body` with each non-empty run between commas, trimmed of spaces and tabs (an
+    /// all-blank run is passed as empty, as `HTTPHeaders[canonicalForm:]` counts it). The bytes
+    /// are only valid inside `body`.
+    static func forEachListItem(_ value: String, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
+        var value = value
+        value.withUTF8 { bytes in
+            let count = bytes.count
+            var start = 0
+            while start < count {
+                var end = start
+                while end < count, bytes[end] != UInt8(ascii: ",") { end += 1 }
+                if start < end {
+                    var first = start
+                    var last = end
+                    while first < last, bytes[first] == UInt8(ascii: " ") || bytes[first] == UInt8(ascii: "\t") { first += 1 }
+                    while last > first, bytes[last - 1] == UInt8(ascii: " ") || bytes[last - 1] == UInt8(ascii: "\t") { last -= 1 }
+                    body(UnsafeBufferPointer(rebasing: bytes[first..<last]))
                 }
-                while first < last {
-                    let before = utf8.index(before: last)
-                    guard utf8[before] == UInt8(ascii: " ") || utf8[before] == UInt8(ascii: "\t") else { break }
-                    last = before
-                }
-                body(Substring(value)[first..<last].utf8)
+                start = end + 1
             }
-            start = end == utf8.endIndex ? end : utf8.index(after: end)
         }
     }
 
@@ -143,16 +143,12 @@ enum HTTP1RequestValidator {
     }
 }
 
-extension Substring.UTF8View {
+extension UnsafeBufferPointer where Element == UInt8 {
     /// True when the bytes equal `lowercase` (ASCII lowercase) ignoring ASCII case.
     func equalsIgnoringASCIICase(_ lowercase: StaticString) -> Bool {
-        let other = UnsafeBufferPointer(start: lowercase.utf8Start, count: lowercase.utf8CodeUnitCount)
-        guard count == other.count else { return false }
-        var index = 0
-        for byte in self {
-            if byte.asciiLowercased != other[index] { return false }
-            index += 1
-        }
+        guard count == lowercase.utf8CodeUnitCount else { return false }
+        let other = lowercase.utf8Start
+        for index in 0..<count where self[index].asciiLowercased != other[index] { return false }
         return true
     }
 }
