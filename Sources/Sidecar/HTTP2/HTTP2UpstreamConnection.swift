@@ -165,18 +165,13 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, NGHTTP2SessionDelegat
 
     // MARK: Flushing
 
-    /// Streams' output (response or request heads, body, window updates, resets) is written at
-    /// the end of this event-loop turn: what many streams — and one message's head, body and
-    /// end — produced in one turn leaves in one write (and, over TLS, one record).
+    /// Streams' output (heads, body, window updates, resets) is written at the end of this
+    /// event-loop turn, not per submit.
     private func scheduleFlush() {
-        guard !flushScheduled, let context else { return }
-        flushScheduled = true
-        context.eventLoop.assumeIsolatedUnsafeUnchecked().execute { [self] in
-            flushScheduled = false
-            flush()
-        }
+        guard let context else { return }
+        endOfTurn.request(on: context.eventLoop)
     }
-    private var flushScheduled = false
+    private lazy var endOfTurn = EndOfTurnFlush { [weak self] in self?.flush() }
 
     private func flush() {
         guard let session, let context, case .ready = state else {
