@@ -129,6 +129,22 @@ final class HTTP1ResponseParserTests: XCTestCase {
         XCTAssertThrowsError(try parse(["HTTP/1.1 200 OK\r\na: 1\r\nb: 2\r\nc: 3\r\n\r\n"], parser: &small)) { XCTAssertEqual($0 as? P.ParseError, .tooManyHeaders) }
     }
 
+    func testBodylessResponsesAreNotSplitCandidatesAndHTTP10TransferCodingCloses() throws {
+        // No body after HEAD or a 304, whatever the framing fields say (RFC 9112 section 6.3
+        // item 1 before item 3); an invalid length on them is not passed on.
+        XCTAssertEqual(
+            try parse(["HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"], head: true),
+            ["head 200 OK 1.1 keep [Content-Length=5,Transfer-Encoding=chunked]", "end"]
+        )
+        XCTAssertEqual(try parse(["HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"]).count, 2)
+        XCTAssertEqual(try parse(["HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\n"], head: true), ["head 200 OK 1.1 keep []", "end"])
+        // HTTP/1.0 has no transfer codings: read, but the connection is not reused.
+        XCTAssertEqual(
+            try parse(["HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"]).first,
+            "head 200 OK 1.0 close [Connection=keep-alive,Transfer-Encoding=chunked]"
+        )
+    }
+
     /// Body bytes are slices of the input, not copies.
     func testBodiesAreSlicesOfTheInput() throws {
         var parser = P()

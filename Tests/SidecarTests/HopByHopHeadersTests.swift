@@ -20,6 +20,14 @@ final class HopByHopHeadersTests: XCTestCase {
         XCTAssertEqual(headers, before)
     }
 
+    func testProxyPrefixedNamesOfEveryLength() {
+        // Lengths 7, 10 and 17 are also those of upgrade, connection/keep-alive and
+        // transfer-encoding: the prefix rule must still apply to them.
+        for name in ["Proxy-X", "Proxy-Abcd", "Proxy-Abcdefghijk", "proxy-ab", "PROXY-AUTHENTICATE"] {
+            XCTAssertTrue(HopByHopHeaders.isHopByHop(name), name)
+        }
+    }
+
     func testNameMatchingIsCaseInsensitive() {
         XCTAssertTrue(HopByHopHeaders.isHopByHop("TRANSFER-ENCODING"))
         XCTAssertTrue(HopByHopHeaders.isHopByHop("Te"))

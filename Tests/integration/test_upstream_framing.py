@@ -92,3 +92,43 @@ def test_local_answer_to_head_has_no_body_and_the_connection_stays_in_step(start
     # The next bytes are the GET's response head, not the HEAD's body.
     assert rest.startswith(b"HTTP/1.1 503"), data
     assert rest.count(b"upstream_connect_failure") >= 2, rest  # header and body of the GET's answer
+
+
+def test_a_body_sent_after_a_head_response_never_reaches_the_next_request(start_sidecar):
+    """An upstream that answers HEAD and sends a (wrong) body late, once the next request has
+    come on the same connection: the connection is not pooled after HEAD, so the next request,
+    which may be another caller's, cannot be answered with it."""
+
+    def behaviour(conn):
+        late_body = False
+        while True:
+            request = read_http_request(conn)
+            if request is None:
+                return
+            if request.startswith(b"HEAD"):
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n")
+                late_body = True
+                continue
+            if late_body:
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nINJECTD")
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nrealget")
+
+    raw = RawBackend(behaviour)
+    try:
+        sidecar = start_sidecar(no_retries(raw.address))
+        s = socket.create_connection(("127.0.0.1", sidecar.outbound_port()), timeout=5)
+        s.sendall(b"HEAD / HTTP/1.1\r\nHost: backend\r\n\r\n")
+        first = read_until(s, b"\r\n\r\n")
+        assert first.startswith(b"HTTP/1.1 200"), first
+        s.sendall(b"GET / HTTP/1.1\r\nHost: backend\r\n\r\n")
+        second = read_until(s, b"\r\n\r\n")
+        while len(second.partition(b"\r\n\r\n")[2]) < 7:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            second += chunk
+        s.close()
+        assert b"INJECTD" not in second, second
+        assert second.endswith(b"realget"), second
+    finally:
+        raw.close()

@@ -41,13 +41,17 @@ enum HopByHopHeaders {
         let utf8 = name.utf8
         switch utf8.count {
         case 2: return name.equalsIgnoringASCIICase("te")
-        case 7: return name.equalsIgnoringASCIICase("upgrade")
-        case 10: return name.equalsIgnoringASCIICase("connection") || name.equalsIgnoringASCIICase("keep-alive")
-        case 17: return name.equalsIgnoringASCIICase("transfer-encoding")
+        case 7: return name.equalsIgnoringASCIICase("upgrade") || isProxyPrefixed(name)
+        case 10: return name.equalsIgnoringASCIICase("connection") || name.equalsIgnoringASCIICase("keep-alive") || isProxyPrefixed(name)
+        case 17: return name.equalsIgnoringASCIICase("transfer-encoding") || isProxyPrefixed(name)
         default:
-            // Most names are neither: the first byte rules out all but `p…`.
-            guard utf8.count > 6, utf8.first.map({ $0 | 0x20 }) == UInt8(ascii: "p") else { return false }
-            return name.hasPrefixIgnoringASCIICase("proxy-")
+            return utf8.count > 6 && isProxyPrefixed(name)
         }
+    }
+
+    /// `Proxy-*`; the first byte rules out most names.
+    private static func isProxyPrefixed(_ name: String) -> Bool {
+        guard name.utf8.first.map({ $0 | 0x20 }) == UInt8(ascii: "p") else { return false }
+        return name.hasPrefixIgnoringASCIICase("proxy-")
     }
 }

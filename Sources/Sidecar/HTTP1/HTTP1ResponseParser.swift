@@ -205,19 +205,28 @@ struct HTTP1ResponseParser {
                 continue
             }
         }
-        // Both framings at once is how responses are split (RFC 9112 section 6.3 item 3): an
-        // error, as is any transfer coding but a lone `chunked` (the proxy re-frames the body
-        // for its caller and could not pass another coding on).
-        if hasTransferEncoding, contentLengthFields > 0 { throw ParseError.ambiguousFraming }
-        if hasTransferEncoding, codings != 1 || !onlyChunked { throw ParseError.unsupportedTransferCoding }
-        if contentLengthFields > 1 || !contentLengthIsCanonical, lengthValid, let contentLength {
-            // `Content-Length: 5, 5` or the field twice: passed on as one plain value.
-            head.headers.replaceOrAdd(name: "content-length", value: String(contentLength))
+        if contentLengthFields > 1 || !contentLengthIsCanonical {
+            if lengthValid, let contentLength {
+                // `Content-Length: 5, 5` or the field twice: passed on as one plain value.
+                head.headers.replaceOrAdd(name: "content-length", value: String(contentLength))
+            } else {
+                // Invalid: an error below when a body follows; otherwise not passed on.
+                head.headers.remove(name: "content-length")
+            }
         }
+        // HTTP/1.0 has no transfer codings: such framing is faulty (RFC 9112 section 6.1), and
+        // the connection is not reused after it.
+        if hasTransferEncoding, parsed.version.minor == 0 { keepAlive = false }
         let framing: State
         if requestIsHEAD || code == 204 || code == 304 {
+            // No body whatever the fields say (RFC 9112 section 6.3 item 1): nothing to split.
             framing = .endPending
         } else if hasTransferEncoding {
+            // Both framings at once is how responses are split (section 6.3 item 3): an error,
+            // as is any transfer coding but a lone `chunked` (the proxy re-frames the body for
+            // its caller and could not pass another coding on).
+            if contentLengthFields > 0 { throw ParseError.ambiguousFraming }
+            if codings != 1 || !onlyChunked { throw ParseError.unsupportedTransferCoding }
             framing = .chunkSize
         } else if !lengthValid {
             throw ParseError.invalidContentLength

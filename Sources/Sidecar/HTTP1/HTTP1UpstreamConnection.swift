@@ -34,6 +34,7 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
     private(set) var idleSince: NIODeadline = .now()
     private var writer = HTTP1MessageWriter()
     private var parser = HTTP1ResponseParser()
+    private var requestIsHEAD = false
     /// Bytes of a response head (or chunk-size line) that has not fully arrived.
     private var partialInput: ByteBuffer?
 
@@ -85,6 +86,7 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
             chunked = true
         }
         parser.expectResponse(toHEAD: head.method == .HEAD)
+        requestIsHEAD = head.method == .HEAD
         writer.writeHead(chunked: chunked, allocator: context.channel.allocator, encode: { $0.writeHTTPRequestHead(head) }) {
             context.write(wrapOutboundOut($0), promise: nil)
         }
@@ -192,7 +194,9 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
         case .end(let trailers):
             let delegate = self.delegate
             self.delegate = nil
-            let reusable = keepAlive && requestDone && responseStarted && !moreInput
+            // Not after HEAD: a server that (wrongly) sends a body later would have it read as
+            // the next request's response.
+            let reusable = keepAlive && requestDone && responseStarted && !moreInput && !requestIsHEAD
             // A slow downstream may have paused reading this response: an idle connection reads
             // again (to notice the server closing it), and the next exchange starts unpaused.
             resumeReading(context: context)

@@ -316,6 +316,9 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, NGHTTP2SessionDelegat
         let open = streams
         streams.removeAll()
         blockedStreams.removeAll()
+        // The channel may close inside a read (no read-complete follows): these streams hold
+        // the connection, so the list must not outlive it.
+        streamsWithData.removeAll()
         for stream in open.values {
             activeStreams -= 1
             stream.fail(failure ?? .reset(responseStarted: stream.responseStarted))

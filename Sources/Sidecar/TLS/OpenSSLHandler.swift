@@ -323,10 +323,10 @@ public final class OpenSSLHandler: ChannelDuplexHandler {
             }
             // Decrypted bytes never outnumber the ciphertext waiting plus what OpenSSL holds: a
             // small response gets a small buffer (a cheap allocation), a large one up to a record.
-            let room = min(
-                Self.plaintextBufferSize,
-                max(256, connection.bio.inboundReadableBytes + Int(SSL_pending(connection.ssl)) + 64)
-            )
+            // (A record OpenSSL has partly read already gets a whole record's room.)
+            let room = SSL_has_pending(connection.ssl) == 1
+                ? Self.plaintextBufferSize
+                : min(Self.plaintextBufferSize, max(256, connection.bio.inboundReadableBytes + Int(SSL_pending(connection.ssl)) + 64))
             var buffer = spare ?? context.channel.allocator.buffer(capacity: room)
             spare = nil
             buffer.clear()
