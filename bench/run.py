@@ -236,18 +236,24 @@ def measure(inst, args):
     if seconds(args.warmup) > 0:
         run_wrk(inst.port, args.connections, args.warmup)
     alive_or_fail()
-    before = [p.cpu_ticks() for p in inst.procs]
+    before = [p.cpu_ticks_split() for p in inst.procs]
     w = run_wrk(inst.port, args.connections, args.duration)
-    after = [p.cpu_ticks() for p in inst.procs]
+    after = [p.cpu_ticks_split() for p in inst.procs]
     alive_or_fail()
     fig.update({"rps": w["rps"], "p50_ms": w["p50_ms"], "p99_ms": w["p99_ms"], "errors": w["errors"],
                 "requests": w["requests"]})
     if w.get("failure"):
         fig["failure"] = w["failure"]
     if inst.procs and w["requests"]:
-        per = [(a - b) / CLK_TCK * 1e6 / w["requests"] for a, b in zip(after, before)]
+        def per_request(ticks):
+            return ticks / CLK_TCK * 1e6 / w["requests"]
+
+        per = [per_request(sum(a) - sum(b)) for a, b in zip(after, before)]
         fig["cpu_out_us"], fig["cpu_in_us"] = per[0], per[1]
         fig["cpu_us"] = sum(per)
+        # User space and kernel apart (both proxies): where a proxy's cost really differs.
+        fig["cpu_user_us"] = sum(per_request(a[0] - b[0]) for a, b in zip(after, before))
+        fig["cpu_sys_us"] = sum(per_request(a[1] - b[1]) for a, b in zip(after, before))
     w1 = run_wrk(inst.port, 1, args.duration)
     alive_or_fail()
     fig.update({"c1_rps": w1["rps"], "c1_p50_ms": w1["p50_ms"], "c1_p99_ms": w1["p99_ms"]})
@@ -277,6 +283,8 @@ COLUMNS = [  # key, header, format
     ("rss_out_mib", "RSS out MiB", "{:.1f}"),
     ("rss_in_mib", "RSS in MiB", "{:.1f}"),
     ("cpu_us", "CPU µs/req", "{:.1f}"),
+    ("cpu_user_us", "user µs/req", "{:.1f}"),
+    ("cpu_sys_us", "kernel µs/req", "{:.1f}"),
 ]
 
 

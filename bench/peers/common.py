@@ -87,10 +87,14 @@ class Proc:
 
     def cpu_ticks(self):
         """utime + stime of the whole process (all its threads, live and exited), in clock ticks."""
+        return sum(self.cpu_ticks_split())
+
+    def cpu_ticks_split(self):
+        """(utime, stime) of the whole process, in clock ticks: user space and kernel."""
         with open(f"/proc/{self.pid}/stat") as f:
             data = f.read()
         fields = data[data.rindex(")") + 2:].split()
-        return int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5)
+        return int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
 
     def rss_kib(self):
         with open(f"/proc/{self.pid}/status") as f:
