@@ -12,7 +12,6 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
     private let worker: WorkerContext
     private let listener: ListenerContext
     private unowned(unsafe) let downstream: DownstreamStream
-    private let eventLoop: EventLoop
 
     // Request, as it will be sent upstream (hop-by-hop headers stripped, sidecar headers added).
     private var upstreamHead: HTTPRequestHead
@@ -94,7 +93,6 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
         self.worker = worker
         self.listener = listener
         self.downstream = downstream
-        self.eventLoop = downstream.eventLoop
         self.startTime = .now()
         self.requestHasBody = requestHasBody
         self.requestComplete = !requestHasBody
