@@ -74,7 +74,7 @@ def test_pipelined_requests_of_a_caller_that_left_are_never_sent(start_sidecar):
             if head is None:
                 return
             seen.append(head.split(b"\r\n")[0])
-            time.sleep(1.0)
+            time.sleep(1.0)  # behaviour: a slow backend
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 
     backend = RawBackend(slow)

@@ -119,7 +119,11 @@ def test_garbage_from_backend_is_502_protocol_error(start_sidecar):
     def behaviour(conn):
         read_http_request(conn)
         conn.sendall(b"this is not HTTP at all\r\n\r\n")
-        time.sleep(1)
+        # Keep the connection open until the sidecar gives up on it (so the 502 comes from the
+        # garbage, not from an early close).
+        conn.settimeout(5)
+        while conn.recv(65536):
+            pass
         conn.close()
 
     raw = RawBackend(behaviour)

@@ -279,7 +279,7 @@ class GRPCApp:
 
         def slow(request, context):
             record(context)
-            time.sleep(3)
+            time.sleep(3)  # behaviour: a slow method
             return b"late"
 
         handlers = {
@@ -502,7 +502,7 @@ def test_sidecar_made_grpc_error_is_trailers_only_and_deadline_answered_by_sidec
 
 def slow_backend(delay=0.3):
     def handler(request):
-        time.sleep(delay)
+        time.sleep(delay)  # behaviour: a slow backend
         return 200, {"content-type": "text/plain"}, b"slow"
 
     return HTTPBackend(handler)

@@ -149,19 +149,13 @@ final class HTTP2DownstreamHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate
         defer { flushing = false }
         repeat {
             needsFlush = false
-            var wrote = false
-            while context.channel.isWritable || closing {
-                var buffer = context.channel.allocator.buffer(capacity: 0)
-                do {
-                    try session.drainOutput(into: &buffer, limit: HTTP2Limits.maxWriteChunk)
-                } catch {
-                    closing = true
-                }
-                if buffer.readableBytes == 0 { break }
-                context.write(wrapOutboundOut(buffer), promise: nil)
-                wrote = true
-            }
-            if wrote { context.flush() }
+            let output = session.writeOutput(
+                allocator: context.channel.allocator,
+                canWrite: { context.channel.isWritable || closing },
+                write: { context.write(wrapOutboundOut($0), promise: nil) }
+            )
+            if output.failed { closing = true }
+            if output.wrote { context.flush() }
             notifyWritable()
         } while needsFlush
         if closing || (draining && streams.isEmpty) || !session.wantsReadOrWrite {

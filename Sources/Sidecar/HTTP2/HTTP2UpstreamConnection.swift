@@ -191,19 +191,13 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, NGHTTP2SessionDelegat
         var failed = false
         repeat {
             needsFlush = false
-            var wrote = false
-            while context.channel.isWritable {
-                var buffer = context.channel.allocator.buffer(capacity: 0)
-                do {
-                    try session.drainOutput(into: &buffer, limit: HTTP2Limits.maxWriteChunk)
-                } catch {
-                    failed = true
-                }
-                if buffer.readableBytes == 0 { break }
-                context.write(wrapOutboundOut(buffer), promise: nil)
-                wrote = true
-            }
-            if wrote { context.flush() }
+            let output = session.writeOutput(
+                allocator: context.channel.allocator,
+                canWrite: { context.channel.isWritable },
+                write: { context.write(wrapOutboundOut($0), promise: nil) }
+            )
+            if output.failed { failed = true }
+            if output.wrote { context.flush() }
             notifyWritable()
         } while needsFlush && !failed
         if failed || !session.wantsReadOrWrite {

@@ -113,6 +113,34 @@ final class NGHTTP2Session {
         if rc < 0 { throw SessionError(code: rc) }
     }
 
+    /// Hands nghttp2's pending output to `write` in buffers of about `HTTP2Limits.maxWriteChunk`
+    /// bytes while `canWrite()` holds (the channel's writability, so output waits in nghttp2
+    /// rather than piling up in the channel). Says whether anything was written and whether
+    /// nghttp2 failed (the connection must then close).
+    func writeOutput(
+        allocator: ByteBufferAllocator,
+        canWrite: () -> Bool,
+        write: (ByteBuffer) -> Void
+    ) -> (wrote: Bool, failed: Bool) {
+        var wrote = false
+        while canWrite() {
+            var buffer = allocator.buffer(capacity: 0)
+            var failed = false
+            do {
+                try drainOutput(into: &buffer, limit: HTTP2Limits.maxWriteChunk)
+            } catch {
+                failed = true
+            }
+            if buffer.readableBytes > 0 {
+                write(buffer)
+                wrote = true
+            }
+            if failed { return (wrote, true) }
+            if buffer.readableBytes == 0 { break }
+        }
+        return (wrote, false)
+    }
+
     /// Appends pending outbound frames to `buffer`, up to about `limit` bytes. Throws on a fatal error.
     func drainOutput(into buffer: inout ByteBuffer, limit: Int) throws {
         guard let session else { return }
