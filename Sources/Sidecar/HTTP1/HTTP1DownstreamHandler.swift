@@ -1,17 +1,18 @@
 import NIOCore
 import NIOHTTP1
 
-/// Serves one downstream HTTP/1.1 connection: hands each decoded request to a `ProxyExchange` and
-/// writes its response with HTTP/1.1 framing and keep-alive. Applies backpressure by holding
-/// `read` while paused, enforces the listener's idle timeout, answers malformed requests with 400
-/// and closes.
+/// Serves one downstream HTTP/1.1 connection: parses its requests (`HTTP1RequestParser`, straight
+/// from the connection's bytes), hands each to a `ProxyExchange` and writes its response with
+/// HTTP/1.1 framing and keep-alive. It is the only handler above TLS (if any). Applies
+/// backpressure by holding `read` while paused, enforces the listener's idle timeout, answers
+/// malformed requests with 400 and closes.
 ///
-/// Pipelined requests (a head arriving while the previous response is still being written) are
-/// held, with reading paused, until that response ends, then replayed in order. Reads are never
-/// withheld otherwise: NIO's `HTTPServerPipelineHandler` withholds one per request, which costs
-/// two `epoll_ctl` calls per request.
+/// Pipelined requests (bytes of a new request arriving while the previous response is still
+/// being written) stay unparsed, with reading paused, until that response ends; then parsing
+/// goes on. Reads are never withheld otherwise: NIO's `HTTPServerPipelineHandler` withholds one
+/// per request, which costs two `epoll_ctl` calls per request.
 final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
-    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundIn = ByteBuffer
     typealias OutboundIn = Never
     /// Responses are encoded here (`HTTP1Encoding`): no encoder handler, no `NIOAny` boxing of
     /// response parts, and a small response leaves as one buffer.
@@ -33,11 +34,14 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
     /// Discarding the rest of a request whose answer was already sent (the connection closes after).
     private var discardingRequest = false
     private var readingPaused = false
-    /// Reading paused because pipelined requests wait in `pipelined`.
+    /// Reading paused because a pipelined request waits, unparsed, in `input`.
     private var pausedForPipelining = false
     private var pendingRead = false
-    /// Request parts that arrived while the previous exchange was still answering.
-    private var pipelined: CircularBuffer<HTTPServerRequestPart> = CircularBuffer(initialCapacity: 0)
+    private var parser: HTTP1RequestParser
+    /// Bytes read but not parsed yet: part of a head, or a pipelined request.
+    private var input: ByteBuffer?
+    /// A request was malformed: nothing more is read from this connection.
+    private var inputRejected = false
     /// Frames the responses; holds a small response's pieces back so it leaves as one buffer.
     private var writer = HTTP1MessageWriter()
     /// Whether the current response may have a body (not for HEAD, 1xx, 204, 304).
@@ -52,6 +56,11 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
         self.worker = worker
         self.listener = listener
         self.connections = connections
+        self.parser = HTTP1RequestParser(
+            maxHeaderBytes: listener.limits.maxHeaderBytes,
+            maxHeaderCount: listener.limits.maxHeaderCount,
+            maxUriBytes: listener.limits.maxUriBytes
+        )
     }
 
     var eventLoop: EventLoop { worker.eventLoop }
@@ -91,23 +100,39 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         lastActivity = .now()
-        let part = unwrapInboundIn(data)
-        if closing { return }
-        if !pipelined.isEmpty {
-            pipelined.append(part)
-            return
+        if closing || inputRejected { return }
+        var bytes = unwrapInboundIn(data)
+        if var held = input {
+            // Rare: a head split across reads, or a pipelined request behind a busy exchange.
+            input = nil
+            held.writeBuffer(&bytes)
+            bytes = held
         }
-        if case .head = part, exchange != nil {
-            // Pipelined: the previous response is still being written.
-            pipelined.append(part)
-            pausedForPipelining = true
-            return
-        }
-        handle(part, context: context)
+        parse(&bytes, context: context)
     }
 
-    private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
-        switch part {
+    /// Parses and handles what `bytes` holds, up to a pipelined request (which waits for the
+    /// current exchange to finish); keeps what is left in `input`.
+    private func parse(_ bytes: inout ByteBuffer, context: ChannelHandlerContext) {
+        do {
+            while !closing, !inputRejected {
+                if exchange != nil, parser.isBetweenRequests {
+                    // Pipelined: the previous response is still being written.
+                    if bytes.readableBytes > 0 { pausedForPipelining = true }
+                    break
+                }
+                guard let event = try parser.next(&bytes) else { break }
+                handle(event, context: context)
+            }
+        } catch {
+            malformedInput(context: context)
+            return
+        }
+        if bytes.readableBytes > 0, !closing, !inputRejected { input = bytes }
+    }
+
+    private func handle(_ event: HTTP1RequestParser.Event, context: ChannelHandlerContext) {
+        switch event {
         case .head(let head):
             receiveHead(head, context: context)
         case .body(let buffer):
@@ -137,6 +162,7 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
             return
         }
         let framing = verdict.framing
+        parser.startBody(framing)
         if worker.drain.isDraining, requestsServed > 0 {
             keepAlive = false
             answerLocally(head: head, framing: framing, flag: .draining)
@@ -174,18 +200,15 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
         exchange.respondLocally(flag)
     }
 
-    private func respondToMalformedRequest(head: HTTPRequestHead?) {
+    /// A head that parses but must not be proxied: answered 400, and the connection closes.
+    private func respondToMalformedRequest(head: HTTPRequestHead) {
         keepAlive = false
         discardingRequest = true
-        let grpc = head?.headers.first(name: "content-type")?.hasPrefix("application/grpc") ?? false
-        let response = LocalResponse(flag: .downstreamProtocolError, grpc: grpc, requestID: nil)
-        if let head {
-            let exchange = ProxyExchange(head: head, requestHasBody: false, downstream: self, worker: worker, listener: listener, peerIdentity: peerIdentity)
-            self.exchange = exchange
-            exchange.respondLocally(.downstreamProtocolError)
-        } else {
-            writeResponseAndClose(response)
-        }
+        inputRejected = true
+        input = nil
+        let exchange = ProxyExchange(head: head, requestHasBody: false, downstream: self, worker: worker, listener: listener, peerIdentity: peerIdentity)
+        self.exchange = exchange
+        exchange.respondLocally(.downstreamProtocolError)
     }
 
     private func writeResponseAndClose(_ response: LocalResponse) {
@@ -202,36 +225,34 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
         }
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
-        if error is HTTPParserError || error is ByteToMessageDecoderError || error is NIOHTTPDecoderError {
-            // A malformed request: answer 400 unless a response is already on its way, then close.
-            if exchange == nil {
-                writeResponseAndClose(LocalResponse(flag: .downstreamProtocolError, grpc: false, requestID: nil))
-            } else if let exchange, exchange.isRequestComplete {
-                // The bad bytes belong to a pipelined request behind a complete one: let that
-                // one's response finish, then close; the pipelined requests are dropped.
-                keepAlive = false
-                pipelined.removeAll()
-                pausedForPipelining = false
-            } else if !responseHeadSent, let exchange {
-                // Malformed body (e.g. a bad chunk size): abandon the upstream attempt, answer 400.
-                keepAlive = false
+    /// Bytes that are not a valid request: answer 400 unless a response is already on its way,
+    /// then close. Nothing more is read.
+    private func malformedInput(context: ChannelHandlerContext) {
+        inputRejected = true
+        input = nil
+        keepAlive = false
+        if let exchange {
+            if !responseHeadSent {
+                // A malformed body (e.g. a bad chunk size): abandon the upstream attempt, answer 400.
                 discardingRequest = true
                 exchange.respondLocally(.downstreamProtocolError)
             } else {
-                keepAlive = false
-                exchange?.downstreamClosed()
+                exchange.downstreamClosed()
                 context.close(promise: nil)
             }
-            return
+        } else {
+            writeResponseAndClose(LocalResponse(flag: .downstreamProtocolError, grpc: false, requestID: nil))
         }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
         context.close(promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         // Pipelined requests of a caller that has gone are never started.
         closing = true
-        pipelined.removeAll()
+        input = nil
         exchange?.downstreamClosed()
         exchange = nil
         context.fireChannelInactive()
@@ -345,31 +366,26 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
         guard self.exchange === exchange else { return }
         self.exchange = nil
         if readingPaused { setRequestReadingPaused(false) }
-        if !pipelined.isEmpty, let context {
-            // Replay after the finishing exchange has unwound, not inside its call stack.
-            context.eventLoop.execute { [self] in self.replayPipelined() }
+        if pausedForPipelining, let context {
+            // Parse the pipelined request after the finishing exchange has unwound, not inside
+            // its call stack.
+            context.eventLoop.execute { [self] in self.resumePipelined() }
         }
     }
 
-    private func replayPipelined() {
+    private func resumePipelined() {
         guard let context, !closing, context.channel.isActive else {
-            pipelined.removeAll()
+            input = nil
             return
         }
-        while let part = pipelined.popFirst() {
-            if case .head = part, exchange != nil {
-                pipelined.prepend(part)
-                return  // the next request waits for this one's response
-            }
-            handle(part, context: context)
-            if closing { pipelined.removeAll() }
+        pausedForPipelining = false
+        if var bytes = input {
+            input = nil
+            parse(&bytes, context: context)
         }
-        if pipelined.isEmpty, pausedForPipelining {
-            pausedForPipelining = false
-            if pendingRead, !readingPaused {
-                pendingRead = false
-                context.read()
-            }
+        if !pausedForPipelining, pendingRead, !readingPaused {
+            pendingRead = false
+            context.read()
         }
     }
 }

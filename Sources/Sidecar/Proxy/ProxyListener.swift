@@ -37,23 +37,12 @@ enum ProxyListener {
         }
     }
 
-    /// The HTTP/1.1 server pipeline: decoder (bounded) and the proxy handler, which encodes and
-    /// frames responses itself and orders pipelined requests.
+    /// The HTTP/1.1 server pipeline: one handler that parses requests (bounded by the listener's
+    /// limits), frames responses and orders pipelined requests.
     static func configureHTTP1(channel: Channel, worker: WorkerContext, listener: ListenerContext, peerIdentity: String?) throws {
-        let limits = listener.limits
-        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
-        decoderLimits.maxHeaderListSize = limits.maxHeaderBytes
-        decoderLimits.maxHeaderFieldSize = limits.maxHeaderBytes
-        decoderLimits.maxHeaderFieldCount = limits.maxHeaderCount
-        let decoder = ByteToMessageHandler(
-            HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop, limitConfiguration: decoderLimits),
-            maximumBufferSize: limits.maxHeaderBytes + limits.maxUriBytes + 64 * 1024
-        )
         let handler = HTTP1DownstreamHandler(worker: worker, listener: listener, connections: worker.connections)
         handler.peerIdentity = peerIdentity
-        let sync = channel.pipeline.syncOperations
-        try sync.addHandler(decoder)
-        try sync.addHandler(handler)
+        try channel.pipeline.syncOperations.addHandler(handler)
     }
 
     /// The HTTP/2 server pipeline: one handler that owns the nghttp2 session and its streams.

@@ -1,0 +1,191 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import NIOCore
+import NIOHTTP1
+
+/// Parses the HTTP/1.x requests of one downstream connection, one event at a time, straight from
+/// the connection's `ByteBuffer`s: a head in one pass once its blank line has arrived, body bytes
+/// as slices of what was read (no copy).
+///
+/// It replaces SwiftNIO's `HTTPRequestDecoder` (llhttp behind a `ByteToMessageHandler`, every part
+/// boxed in `NIOAny` and sent down the pipeline). The caller is the hostile side, so the grammar
+/// is strict (RFC 9112): `method SP request-target SP HTTP/1.(0|1) CRLF`, exactly one space
+/// between the parts; every line ends in CRLF (a bare LF or CR is an error: it is how a front
+/// and a back end are made to disagree on where a request ends); field names are tokens with no
+/// whitespace before the colon; no obsolete line folding; no control characters in the target or
+/// in values; chunk-size lines of at most 1024 bytes with no control characters in extensions.
+/// The request line is bounded by `maxUriBytes` plus its fixed parts, the fields by
+/// `maxHeaderBytes` and `maxHeaderCount`.
+///
+/// It does only syntax: after a `.head` the owner validates the head (`HTTP1RequestValidator`:
+/// framing fields, `Host`) and tells the parser how the body is framed with `startBody`; until
+/// then `next` returns nil.
+struct HTTP1RequestParser {
+    enum Event: Equatable {
+        case head(HTTPRequestHead)
+        case body(ByteBuffer)
+        case end(HTTPHeaders?)
+    }
+
+    private enum State: Equatable {
+        /// Between requests: the next bytes are a request line.
+        case awaitingHead
+        /// A head was returned; the owner has not said how its body is framed yet.
+        case awaitingFraming
+        case body
+    }
+
+    let maxHeaderBytes: Int
+    let maxHeaderCount: Int
+    let maxUriBytes: Int
+    private var state: State = .awaitingHead
+    private var body: HTTP1BodyDecoder
+
+    /// The longest request line that fits a target of `maxUriBytes`: method, spaces, version, CRLF.
+    private var maxRequestLineBytes: Int { maxUriBytes + 64 }
+
+    init(maxHeaderBytes: Int, maxHeaderCount: Int, maxUriBytes: Int) {
+        self.maxHeaderBytes = maxHeaderBytes
+        self.maxHeaderCount = maxHeaderCount
+        self.maxUriBytes = maxUriBytes
+        self.body = HTTP1BodyDecoder(strictLineEnds: true, maxTrailerBytes: maxHeaderBytes, maxTrailerCount: maxHeaderCount)
+    }
+
+    /// Whether the parser is between requests (the next bytes, if any, begin a new request).
+    var isBetweenRequests: Bool { state == .awaitingHead }
+
+    /// The head just returned has a body framed this way (`.none` still yields an `.end`).
+    mutating func startBody(_ framing: HTTP1RequestValidator.BodyFraming) {
+        precondition(state == .awaitingFraming, "startBody without a head")
+        switch framing {
+        case .none: body.start(.none)
+        case .contentLength(let length): body.start(.length(length))
+        case .chunked: body.start(.chunked)
+        }
+        state = .body
+    }
+
+    /// The next event from `buffer`, consuming the bytes it used; nil when more bytes are needed
+    /// (or the body's framing is awaited).
+    mutating func next(_ buffer: inout ByteBuffer) throws -> Event? {
+        switch state {
+        case .awaitingFraming:
+            return nil
+        case .awaitingHead:
+            // Empty lines before a request line are ignored (RFC 9112 section 2.2), CRLF only.
+            while buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) == UInt8(ascii: "\r") {
+                guard let second = buffer.getInteger(at: buffer.readerIndex + 1, as: UInt8.self) else { return nil }
+                guard second == UInt8(ascii: "\n") else { throw HTTP1ParseError.invalidRequestLine }
+                buffer.moveReaderIndex(forwardBy: 2)
+            }
+            guard buffer.readableBytes > 0, let head = try parseHead(&buffer) else { return nil }
+            state = .awaitingFraming
+            return .head(head)
+        case .body:
+            let event = try body.next(&buffer)
+            switch event {
+            case .body(let slice)?:
+                return .body(slice)
+            case .end(let trailers)?:
+                state = .awaitingHead
+                return .end(trailers)
+            case nil:
+                return nil
+            }
+        }
+    }
+
+    // MARK: - Head
+
+    private func parseHead(_ buffer: inout ByteBuffer) throws -> HTTPRequestHead? {
+        let limit = maxRequestLineBytes + maxHeaderBytes
+        guard let headLength = HTTP1Syntax.blankLineEnd(in: buffer, limit: limit) else {
+            try checkIncompleteHead(buffer, limit: limit)
+            return nil
+        }
+        let head = try buffer.withUnsafeReadableBytes { bytes in
+            try parseHeadBytes(UnsafeRawBufferPointer(rebasing: bytes[0..<headLength]))
+        }
+        buffer.moveReaderIndex(forwardBy: headLength)
+        return head
+    }
+
+    /// Fails early when what has arrived of a head can no longer fit the limits.
+    private func checkIncompleteHead(_ buffer: ByteBuffer, limit: Int) throws {
+        if buffer.readableBytes > limit { throw HTTP1ParseError.headTooLarge }
+        let requestLineDone = buffer.withUnsafeReadableBytes { bytes in
+            HTTP1Syntax.newlineIndex(in: bytes, from: 0, to: min(bytes.count, maxRequestLineBytes)) != nil
+        }
+        if !requestLineDone, buffer.readableBytes > maxRequestLineBytes {
+            throw HTTP1ParseError.invalidRequest(.uriTooLong)
+        }
+    }
+
+    private func parseHeadBytes(_ bytes: UnsafeRawBufferPointer) throws -> HTTPRequestHead {
+        guard let newline = HTTP1Syntax.newlineIndex(in: bytes, from: 0, to: bytes.count),
+            newline > 0, bytes[newline - 1] == UInt8(ascii: "\r")
+        else { throw HTTP1ParseError.invalidRequestLine }
+        let lineEnd = newline - 1
+        if lineEnd > maxRequestLineBytes { throw HTTP1ParseError.invalidRequest(.uriTooLong) }
+        if bytes.count - (newline + 1) > maxHeaderBytes { throw HTTP1ParseError.headTooLarge }
+
+        // method = token
+        var index = 0
+        while index < lineEnd, HTTP1Syntax.isTokenByte(bytes[index]) { index += 1 }
+        guard index > 0, index < lineEnd, bytes[index] == UInt8(ascii: " ") else { throw HTTP1ParseError.invalidRequestLine }
+        let method = Self.method(UnsafeRawBufferPointer(rebasing: bytes[0..<index]))
+
+        // request-target: visible characters (obs-text let through, as before: its bytes are
+        // passed on as they are); no whitespace, no control characters.
+        let targetStart = index + 1
+        index = targetStart
+        while index < lineEnd, bytes[index] > 0x20, bytes[index] != 0x7F { index += 1 }
+        guard index > targetStart, index < lineEnd, bytes[index] == UInt8(ascii: " ") else { throw HTTP1ParseError.invalidRequestLine }
+        if index - targetStart > maxUriBytes { throw HTTP1ParseError.invalidRequest(.uriTooLong) }
+        let uri = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[targetStart..<index]), as: UTF8.self)
+
+        // HTTP-version: HTTP/1.0 or HTTP/1.1 and nothing after it.
+        let version = index + 1
+        guard lineEnd - version == 8,
+            bytes[version] == UInt8(ascii: "H"), bytes[version + 1] == UInt8(ascii: "T"), bytes[version + 2] == UInt8(ascii: "T"),
+            bytes[version + 3] == UInt8(ascii: "P"), bytes[version + 4] == UInt8(ascii: "/"),
+            HTTP1Syntax.isDigit(bytes[version + 5]), bytes[version + 6] == UInt8(ascii: "."), HTTP1Syntax.isDigit(bytes[version + 7])
+        else { throw HTTP1ParseError.invalidRequestLine }
+        guard bytes[version + 5] == UInt8(ascii: "1"), bytes[version + 7] <= UInt8(ascii: "1") else {
+            throw HTTP1ParseError.unsupportedVersion
+        }
+        let minor = Int(bytes[version + 7] &- UInt8(ascii: "0"))
+
+        var headers = HTTPHeaders()
+        _ = try HTTP1Syntax.parseFields(bytes, from: newline + 1, into: &headers, maxCount: maxHeaderCount, strictLineEnds: true)
+        return HTTPRequestHead(version: HTTPVersion(major: 1, minor: minor), method: method, uri: uri, headers: headers)
+    }
+
+    /// The method for its bytes: the common ones without making a `String`.
+    private static func method(_ bytes: UnsafeRawBufferPointer) -> HTTPMethod {
+        func equals(_ literal: StaticString) -> Bool {
+            guard bytes.count == literal.utf8CodeUnitCount else { return false }
+            return memcmp(bytes.baseAddress!, literal.utf8Start, bytes.count) == 0
+        }
+        switch bytes.count {
+        case 3:
+            if equals("GET") { return .GET }
+            if equals("PUT") { return .PUT }
+        case 4:
+            if equals("POST") { return .POST }
+            if equals("HEAD") { return .HEAD }
+        case 5:
+            if equals("PATCH") { return .PATCH }
+            if equals("TRACE") { return .TRACE }
+        case 6:
+            if equals("DELETE") { return .DELETE }
+        case 7:
+            if equals("OPTIONS") { return .OPTIONS }
+            if equals("CONNECT") { return .CONNECT }
+        default:
+            break
+        }
+        return HTTPMethod(rawValue: String(decoding: bytes, as: UTF8.self))
+    }
+}

@@ -1,0 +1,127 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import NIOCore
+import NIOHTTP1
+
+/// The byte-level grammar both HTTP/1.x parsers share (RFC 9110/9112): line and blank-line
+/// search, tokens, field lines. Plain loops over the received bytes; a `String` is made only for
+/// each field's name and value once it is known to be valid.
+enum HTTP1Syntax {
+    /// The index of the first `\n` in `bytes[from..<to]` (`memchr`: lines are found a word at a
+    /// time, not a byte at a time).
+    @inline(__always)
+    static func newlineIndex(in bytes: UnsafeRawBufferPointer, from: Int, to: Int) -> Int? {
+        guard from < to, let base = bytes.baseAddress else { return nil }
+        guard let found = memchr(base + from, Int32(UInt8(ascii: "\n")), to - from) else { return nil }
+        return UnsafeRawPointer(found) - base
+    }
+
+    /// The length up to and including the first blank line (`\n\n` or `\n\r\n`), if within `limit`.
+    static func blankLineEnd(in buffer: ByteBuffer, limit: Int) -> Int? {
+        buffer.withUnsafeReadableBytes { bytes -> Int? in
+            let count = min(bytes.count, limit)
+            var index = 0
+            while index < count {
+                guard let newline = newlineIndex(in: bytes, from: index, to: count) else { return nil }
+                index = newline
+                var next = index + 1
+                if next < count, bytes[next] == UInt8(ascii: "\r") { next += 1 }
+                if next < count, bytes[next] == UInt8(ascii: "\n") { return next + 1 }
+                index += 1
+            }
+            return nil
+        }
+    }
+
+    @inline(__always)
+    static func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+
+    static func hexValue(_ byte: UInt8) -> Int? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return Int(byte &- UInt8(ascii: "0"))
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return Int(byte &- UInt8(ascii: "a") &+ 10)
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return Int(byte &- UInt8(ascii: "A") &+ 10)
+        default: return nil
+        }
+    }
+
+    /// RFC 9110 `tchar`, as a bit set over the ASCII range.
+    @inline(__always)
+    static func isTokenByte(_ byte: UInt8) -> Bool {
+        // Bits set for ! # $ % & ' * + - . 0-9 (low word) and A-Z ^ _ ` a-z | ~ (high word).
+        let low: UInt64 = 0x03FF_6CFA_0000_0000
+        let high: UInt64 = 0x57FF_FFFF_C7FF_FFFE
+        if byte < 64 { return (low >> UInt64(byte)) & 1 == 1 }
+        if byte < 128 { return (high >> UInt64(byte - 64)) & 1 == 1 }
+        return false
+    }
+
+    /// RFC 9110 `field-vchar` plus SP and HTAB: no control characters (a CR, LF or NUL inside a
+    /// value is how headers are injected), no DEL; `obs-text` is let through.
+    @inline(__always)
+    static func isFieldValueByte(_ byte: UInt8) -> Bool {
+        (byte >= 0x20 && byte != 0x7F) || byte == UInt8(ascii: "\t")
+    }
+
+    /// Parses `name: value` lines from `position` up to and including the blank line that ends
+    /// them, appending to `headers`; returns the position after the blank line.
+    ///
+    /// Names are tokens with no whitespace before the colon (RFC 9112 section 5.1); values have
+    /// no control characters; obsolete line folding is an error. With `strictLineEnds` every
+    /// line must end in CRLF (what a request must send; a bare LF is how some parsers are made
+    /// to disagree); otherwise a bare LF is accepted (RFC 9112 section 2.2 allows it).
+    /// The fields go into `HTTPHeaders` in one piece: its `add` checks every name for ASCII again.
+    static func parseFields(
+        _ bytes: UnsafeRawBufferPointer,
+        from start: Int,
+        into headers: inout HTTPHeaders,
+        maxCount: Int,
+        strictLineEnds: Bool
+    ) throws -> Int {
+        let count = bytes.count
+        var position = start
+        var fields: [(String, String)] = []
+        fields.reserveCapacity(16)
+        while true {
+            guard position < count, let newline = newlineIndex(in: bytes, from: position, to: count) else {
+                throw HTTP1ParseError.invalidHeader  // the caller found the blank line: this cannot be reached
+            }
+            var end = newline
+            if end > position, bytes[end - 1] == UInt8(ascii: "\r") {
+                end -= 1
+            } else if strictLineEnds {
+                throw HTTP1ParseError.invalidHeader
+            }
+            if end == position {  // the blank line
+                position = newline + 1
+                break
+            }
+            if fields.count == maxCount { throw HTTP1ParseError.tooManyHeaders }
+            // A token, then the colon: no whitespace before it, no obsolete line folding.
+            var colon = position
+            while colon < end, isTokenByte(bytes[colon]) { colon += 1 }
+            guard colon > position, colon < end, bytes[colon] == UInt8(ascii: ":") else { throw HTTP1ParseError.invalidHeader }
+            var valueStart = colon + 1
+            var valueEnd = end
+            while valueStart < valueEnd, bytes[valueStart] == UInt8(ascii: " ") || bytes[valueStart] == UInt8(ascii: "\t") { valueStart += 1 }
+            while valueEnd > valueStart, bytes[valueEnd - 1] == UInt8(ascii: " ") || bytes[valueEnd - 1] == UInt8(ascii: "\t") { valueEnd -= 1 }
+            var index = valueStart
+            while index < valueEnd {
+                guard isFieldValueByte(bytes[index]) else { throw HTTP1ParseError.invalidHeader }
+                index += 1
+            }
+            fields.append((
+                String(decoding: UnsafeRawBufferPointer(rebasing: bytes[position..<colon]), as: UTF8.self),
+                String(decoding: UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueEnd]), as: UTF8.self)
+            ))
+            position = newline + 1
+        }
+        if headers.isEmpty {
+            headers = HTTPHeaders(fields)
+        } else {
+            headers.add(contentsOf: fields)
+        }
+        return position
+    }
+}
