@@ -21,8 +21,8 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
     private let worker: WorkerContext
     private let listener: ListenerContext
     private let connections: ConnectionTracker
-    /// The verified SPIFFE ID of the caller, when the connection is mutual TLS.
-    var peerIdentity: String?
+    /// The verified caller, when the connection is mutual TLS.
+    var peer: DownstreamPeer?
 
     private var context: ChannelHandlerContext?
     private var exchange: ProxyExchange?
@@ -168,7 +168,7 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
             answerLocally(head: head, framing: framing, flag: .draining)
             return
         }
-        if !listener.allow.isEmpty, !(peerIdentity.map { listener.allow.contains($0) } ?? false) {
+        if !listener.allow.isEmpty, peer?.isAllowed != true {
             worker.metrics.authorizationDenied(listener: listener.index)
             answerLocally(head: head, framing: framing, flag: .forbidden)
             return
@@ -185,7 +185,7 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
             downstream: self,
             worker: worker,
             listener: listener,
-            peerIdentity: peerIdentity
+            peer: peer
         )
         self.exchange = exchange
         exchange.start()
@@ -195,7 +195,7 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
     /// connection closes after the answer rather than reading the body.
     private func answerLocally(head: HTTPRequestHead, framing: HTTP1RequestValidator.BodyFraming, flag: ProxyErrorFlag) {
         discardingRequest = framing != .none
-        let exchange = ProxyExchange(head: head, requestHasBody: framing != .none, downstream: self, worker: worker, listener: listener, peerIdentity: peerIdentity)
+        let exchange = ProxyExchange(head: head, requestHasBody: framing != .none, downstream: self, worker: worker, listener: listener, peer: peer)
         self.exchange = exchange
         exchange.respondLocally(flag)
     }
@@ -206,7 +206,7 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
         discardingRequest = true
         inputRejected = true
         input = nil
-        let exchange = ProxyExchange(head: head, requestHasBody: false, downstream: self, worker: worker, listener: listener, peerIdentity: peerIdentity)
+        let exchange = ProxyExchange(head: head, requestHasBody: false, downstream: self, worker: worker, listener: listener, peer: peer)
         self.exchange = exchange
         exchange.respondLocally(.downstreamProtocolError)
     }

@@ -15,7 +15,7 @@ final class HTTP2DownstreamHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate
     private let worker: WorkerContext
     private let listener: ListenerContext
     private let connections: ConnectionTracker
-    private let peerIdentity: String?
+    private let peer: DownstreamPeer?
     private var session: NGHTTP2Session?
     private var context: ChannelHandlerContext?
     private var streams: [Int32: HTTP2DownstreamStream] = [:]
@@ -33,7 +33,7 @@ final class HTTP2DownstreamHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate
         self.worker = worker
         self.listener = listener
         self.connections = connections
-        self.peerIdentity = peerIdentity
+        self.peer = peerIdentity.map { DownstreamPeer(identity: $0, listener: listener) }
     }
 
     var eventLoop: EventLoop { worker.eventLoop }
@@ -249,7 +249,7 @@ final class HTTP2DownstreamHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate
             return
         }
         stream.requestMethod = head.method
-        if !listener.allow.isEmpty, !(peerIdentity.map { listener.allow.contains($0) } ?? false) {
+        if !listener.allow.isEmpty, peer?.isAllowed != true {
             worker.metrics.authorizationDenied(listener: listener.index)
             answerLocally(stream, head: head, flag: .forbidden)
             return
@@ -260,7 +260,7 @@ final class HTTP2DownstreamHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate
             downstream: stream,
             worker: worker,
             listener: listener,
-            peerIdentity: peerIdentity
+            peer: peer
         )
         stream.exchange = exchange
         exchange.start()
@@ -273,7 +273,7 @@ final class HTTP2DownstreamHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate
     }
 
     private func answerLocally(_ stream: HTTP2DownstreamStream, head: HTTPRequestHead, flag: ProxyErrorFlag) {
-        let exchange = ProxyExchange(head: head, requestHasBody: false, downstream: stream, worker: worker, listener: listener, peerIdentity: peerIdentity)
+        let exchange = ProxyExchange(head: head, requestHasBody: false, downstream: stream, worker: worker, listener: listener, peer: peer)
         stream.exchange = exchange
         exchange.respondLocally(flag)
     }

@@ -88,7 +88,7 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
         downstream: DownstreamStream,
         worker: WorkerContext,
         listener: ListenerContext,
-        peerIdentity: String?
+        peer: DownstreamPeer?
     ) {
         self.worker = worker
         self.listener = listener
@@ -136,8 +136,8 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
         }
         if listener.direction == .inbound {
             if hasClientCert { head.headers.remove(name: "x-forwarded-client-cert") }
-            if let peerIdentity, let own = worker.identity?.spiffeID {
-                head.headers.add(name: "x-forwarded-client-cert", value: worker.forwardedClientCert(peer: peerIdentity, own: own))
+            if let peer, let own = worker.identity?.spiffeID {
+                head.headers.add(name: "x-forwarded-client-cert", value: peer.forwardedClientCert(own: own))
             }
         }
         downstreamIsHTTP2 = head.version.major == 2
@@ -153,7 +153,7 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
             method: head.method.rawValue,
             path: head.uri,
             requestID: requestID,
-            peerIdentity: peerIdentity
+            peerIdentity: peer?.identity
         )
         worker.drain.requestStarted()
     }

@@ -41,7 +41,7 @@ enum ProxyListener {
     /// limits), frames responses and orders pipelined requests.
     static func configureHTTP1(channel: Channel, worker: WorkerContext, listener: ListenerContext, peerIdentity: String?) throws {
         let handler = HTTP1DownstreamHandler(worker: worker, listener: listener, connections: worker.connections)
-        handler.peerIdentity = peerIdentity
+        handler.peer = peerIdentity.map { DownstreamPeer(identity: $0, listener: listener) }
         try channel.pipeline.syncOperations.addHandler(handler)
     }
 

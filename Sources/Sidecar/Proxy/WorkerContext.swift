@@ -23,10 +23,6 @@ final class WorkerContext {
     /// This workload's current identity (nil when no TLS is configured); replaced on rotation by
     /// a task run on this loop, so connections read it without a lock.
     var identity: IdentitySnapshot?
-    /// `x-forwarded-client-cert` values by caller identity, formatted once per caller (a
-    /// bounded cache, emptied when this workload's own identity changes).
-    private var forwardedClientCerts: [String: String] = [:]
-    private var forwardedClientCertsOwner = ""
 
     init(eventLoop: EventLoop, drain: DrainState, accessLog: AccessLogBuffer?, tracer: LoopTracer? = nil, logger: Logger) {
         self.eventLoop = eventLoop
@@ -37,19 +33,6 @@ final class WorkerContext {
         self.drain = drain
         self.accessLog = accessLog
         self.tracer = tracer
-    }
-
-    /// The `x-forwarded-client-cert` value for a request from `peer` to this workload (`own`).
-    func forwardedClientCert(peer: String, own: String) -> String {
-        if own != forwardedClientCertsOwner {
-            forwardedClientCerts.removeAll()
-            forwardedClientCertsOwner = own
-        }
-        if let value = forwardedClientCerts[peer] { return value }
-        let value = "By=\(own);URI=\(peer)"
-        if forwardedClientCerts.count >= 256 { forwardedClientCerts.removeAll(keepingCapacity: true) }
-        forwardedClientCerts[peer] = value
-        return value
     }
 
     func setClusters(_ clusters: [LoopCluster]) {
