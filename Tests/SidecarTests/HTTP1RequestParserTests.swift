@@ -146,4 +146,45 @@ final class HTTP1RequestParserTests: XCTestCase {
         // Just within the limits.
         XCTAssertEqual(try parse(["GET /" + String(repeating: "u", count: 63) + " HTTP/1.1\r\nHost: x\r\n\r\n"]).count, 2)
     }
+
+    func testMethodsAndTargets() {
+        // Methods are case-sensitive and proxied only in upper case; CONNECT is not proxied;
+        // a target is visible ASCII (anything else must be percent-encoded).
+        for input in ["get / HTTP/1.1\r\nHost: x\r\n\r\n", "Head / HTTP/1.1\r\nHost: x\r\n\r\n", "CONNECT x:443 HTTP/1.1\r\nHost: x\r\n\r\n", "GET /\u{FF} HTTP/1.1\r\nHost: x\r\n\r\n"] {
+            XCTAssertThrowsError(try parse([input]), input.debugDescription) { XCTAssertEqual($0 as? HTTP1ParseError, .invalidRequestLine, input.debugDescription) }
+        }
+        XCTAssertEqual(try parse(["M-SEARCH /%FF HTTP/1.1\r\nHost: x\r\n\r\n"]).first, "M-SEARCH /%FF 1.1 [Host=x]")
+    }
+
+    func testRequestTrailersLoseFramingAndRoutingFields() throws {
+        // Framing fields in trailers are refused (the next hop might merge them into the head);
+        // Host and connection-specific fields are dropped; the rest is passed on.
+        for trailer in ["Content-Length: 99", "Transfer-Encoding: gzip"] {
+            let input = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\(trailer)\r\n\r\n"
+            XCTAssertThrowsError(try parse([input]), trailer) { XCTAssertEqual($0 as? HTTP1ParseError, .invalidHeader, trailer) }
+        }
+        XCTAssertEqual(
+            try parse(["POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nHost: evil\r\nConnection: x-t\r\nx-t: 1\r\nx-sum: 2\r\n\r\n"]).last,
+            "end [x-sum=2]"
+        )
+        XCTAssertEqual(try parse(["POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nHost: evil\r\n\r\n"]).last, "end")
+    }
+
+    func testLimitsHoldWhateverTheReadBoundaries() {
+        // Too many fields, or a bare LF, fail as the lines arrive, not at the blank line.
+        var parser = P(maxHeaderBytes: 64 * 1024, maxHeaderCount: 8, maxUriBytes: 64)
+        var buffer = ByteBuffer(string: "GET / HTTP/1.1\r\n" + String(repeating: "a: b\r\n", count: 100))
+        XCTAssertThrowsError(try parser.next(&buffer)) { XCTAssertEqual($0 as? HTTP1ParseError, .tooManyHeaders) }
+        parser = P(maxHeaderBytes: 64 * 1024, maxHeaderCount: 8, maxUriBytes: 64)
+        buffer = ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\na")
+        XCTAssertThrowsError(try parser.next(&buffer)) { XCTAssertEqual($0 as? HTTP1ParseError, .invalidHeader) }
+        // A head fed a byte at a time parses as it does whole.
+        let head = "GET /a HTTP/1.1\r\nHost: x\r\nA: 1\r\n\r\n"
+        XCTAssertEqual(try parse(head.map { String($0) }), ["GET /a 1.1 [Host=x,A=1]", "end"])
+        // A chunk-size line longer than the limit fails whether or not its end has arrived.
+        let long = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1;" + String(repeating: "a", count: 4000)
+        for input in [long, long + "\r\nX\r\n0\r\n\r\n"] {
+            XCTAssertThrowsError(try parse([input], maxHeaderBytes: 8192)) { XCTAssertEqual($0 as? HTTP1ParseError, .invalidChunk) }
+        }
+    }
 }

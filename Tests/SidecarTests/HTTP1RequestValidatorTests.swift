@@ -25,6 +25,12 @@ final class HTTP1RequestValidatorTests: XCTestCase {
         XCTAssertEqual(framing([], version: .http1_0), V.BodyFraming.none)
     }
 
+    func testAContentLengthListIsRewrittenAsOneValue() {
+        XCTAssertEqual(try? check([("host", "a"), ("content-length", "3, 3")]).get().contentLengthToRewrite, 3)
+        XCTAssertEqual(try? check([("host", "a"), ("content-length", "0,0")]).get().contentLengthToRewrite, 0)
+        XCTAssertNil(try? check([("host", "a"), ("content-length", "3")]).get().contentLengthToRewrite)
+    }
+
     func testHostRules() {
         XCTAssertEqual(check([]), .failure(.missingHost))
         XCTAssertEqual(check([("host", "a"), ("Host", "b")]), .failure(.multipleHosts))

@@ -129,6 +129,16 @@ final class HTTP1ResponseParserTests: XCTestCase {
         XCTAssertThrowsError(try parse(["HTTP/1.1 200 OK\r\na: 1\r\nb: 2\r\nc: 3\r\n\r\n"], parser: &small)) { XCTAssertEqual($0 as? P.ParseError, .tooManyHeaders) }
     }
 
+    func testResponsesAreReadLeniently() throws {
+        // Upstream responses keep the leniency they had under llhttp: control characters other
+        // than NUL and CR in values, and in chunk extensions, pass; a head sent a byte at a time
+        // parses as it does whole.
+        XCTAssertEqual(try parse(["HTTP/1.1 200 OK\r\nX-A: \u{1B}[0m\r\ncontent-length: 0\r\n\r\n"]).first, "head 200 OK 1.1 keep [X-A=\u{1B}[0m,content-length=0]")
+        XCTAssertEqual(try parse(["HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1;a=\u{1}\r\nz\r\n0\r\n\r\n"]).count, 3)
+        let response = "HTTP/1.1 200 OK\r\nA: 1\r\ncontent-length: 1\r\n\r\nz"
+        XCTAssertEqual(try parse(response.map { String($0) }), ["head 200 OK 1.1 keep [A=1,content-length=1]", "body z", "end"])
+    }
+
     func testBodylessResponsesAreNotSplitCandidatesAndHTTP10TransferCodingCloses() throws {
         // No body after HEAD or a 304, whatever the framing fields say (RFC 9112 section 6.3
         // item 1 before item 3); an invalid length on them is not passed on.

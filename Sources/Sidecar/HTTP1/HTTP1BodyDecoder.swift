@@ -42,11 +42,13 @@ struct HTTP1BodyDecoder {
     let maxTrailerBytes: Int
     let maxTrailerCount: Int
     private var state: State = .done
+    private var trailerScanner: HTTP1HeadScanner
 
     init(strictLineEnds: Bool, maxTrailerBytes: Int, maxTrailerCount: Int) {
         self.strictLineEnds = strictLineEnds
         self.maxTrailerBytes = maxTrailerBytes
         self.maxTrailerCount = maxTrailerCount
+        self.trailerScanner = HTTP1HeadScanner(strictLineEnds: strictLineEnds, hasStartLine: false, maxFields: maxTrailerCount, maxBytes: maxTrailerBytes)
     }
 
     /// Whether a body is in progress (its `.end` has not been returned yet).
@@ -129,16 +131,19 @@ struct HTTP1BodyDecoder {
     /// Forgets any body in progress.
     mutating func reset() {
         state = .done
+        trailerScanner.reset()
     }
 
-    /// Reads a chunk-size line (hex size, optional `;` extensions, which are ignored but must not
-    /// hold control characters); nil until the whole line is here.
+    /// Reads a chunk-size line (hex size, optional `;` extensions, which are ignored; with
+    /// `strictLineEnds` they must not hold control characters); nil until the whole line is here.
+    /// The line is at most `maxChunkLineBytes`, however it arrives.
     private func parseChunkSize(_ buffer: inout ByteBuffer) throws -> Int? {
         let view = buffer.readableBytesView
         guard let newline = view.firstIndex(of: UInt8(ascii: "\n")) else {
             if view.count > Self.maxChunkLineBytes { throw HTTP1ParseError.invalidChunk }
             return nil
         }
+        if newline - view.startIndex >= Self.maxChunkLineBytes { throw HTTP1ParseError.invalidChunk }
         var size = 0
         var digits = 0
         var index = view.startIndex
@@ -158,7 +163,7 @@ struct HTTP1BodyDecoder {
         // What may follow the size: whitespace, then `;` extensions.
         while index < lineEnd, view[index] == UInt8(ascii: " ") || view[index] == UInt8(ascii: "\t") { index += 1 }
         guard index == lineEnd || view[index] == UInt8(ascii: ";") else { throw HTTP1ParseError.invalidChunk }
-        while index < lineEnd {
+        while strictLineEnds, index < lineEnd {
             guard HTTP1Syntax.isFieldValueByte(view[index]) else { throw HTTP1ParseError.invalidChunk }
             index += 1
         }
@@ -167,7 +172,7 @@ struct HTTP1BodyDecoder {
     }
 
     /// The trailer section after the last chunk; nil until its blank line is here.
-    private func parseTrailers(_ buffer: inout ByteBuffer) throws -> HTTPHeaders? {
+    private mutating func parseTrailers(_ buffer: inout ByteBuffer) throws -> HTTPHeaders? {
         // Usually there is none: just the blank line.
         if let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) {
             if first == UInt8(ascii: "\n"), !strictLineEnds {
@@ -179,16 +184,13 @@ struct HTTP1BodyDecoder {
                 return HTTPHeaders()
             }
         }
-        guard let length = HTTP1Syntax.blankLineEnd(in: buffer, limit: maxTrailerBytes) else {
-            if buffer.readableBytes > maxTrailerBytes { throw HTTP1ParseError.headTooLarge }
-            return nil
-        }
+        guard let length = try trailerScanner.scan(buffer) else { return nil }
         var trailers = HTTPHeaders()
         let maxCount = maxTrailerCount
         let strict = strictLineEnds
         _ = try buffer.withUnsafeReadableBytes { bytes in
             try HTTP1Syntax.parseFields(
-                UnsafeRawBufferPointer(rebasing: bytes[0..<length]), from: 0, into: &trailers, maxCount: maxCount, strictLineEnds: strict
+                UnsafeRawBufferPointer(rebasing: bytes[0..<length]), from: 0, into: &trailers, maxCount: maxCount, strict: strict
             )
         }
         buffer.moveReaderIndex(forwardBy: length)

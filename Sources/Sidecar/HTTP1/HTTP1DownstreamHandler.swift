@@ -104,7 +104,10 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
         var bytes = unwrapInboundIn(data)
         if var held = input {
             // Rare: a head split across reads, or a pipelined request behind a busy exchange.
+            // What was parsed is dropped first: otherwise a caller whose every read ends
+            // mid-line would make this buffer keep everything the connection ever read.
             input = nil
+            held.discardReadBytes()
             held.writeBuffer(&bytes)
             bytes = held
         }
@@ -148,6 +151,7 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
     }
 
     private func receiveHead(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        var head = head
         requestMethod = head.method
         requestVersion = head.version
         keepAlive = head.isKeepAlive
@@ -163,6 +167,9 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
         }
         let framing = verdict.framing
         parser.startBody(framing)
+        if let length = verdict.contentLengthToRewrite {
+            head.headers.replaceOrAdd(name: "content-length", value: String(length))
+        }
         if worker.drain.isDraining, requestsServed > 0 {
             keepAlive = false
             answerLocally(head: head, framing: framing, flag: .draining)
@@ -191,8 +198,8 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
         exchange.start()
     }
 
-    /// Answers this request from the sidecar without proxying it. When a body follows, the
-    /// connection closes after the answer rather than reading the body.
+    /// Answers this request from the sidecar without proxying it. A body that follows is read
+    /// and discarded (the connection stays usable when the body is well-formed).
     private func answerLocally(head: HTTPRequestHead, framing: HTTP1RequestValidator.BodyFraming, flag: ProxyErrorFlag) {
         discardingRequest = framing != .none
         let exchange = ProxyExchange(head: head, requestHasBody: framing != .none, downstream: self, worker: worker, listener: listener, peer: peer)
@@ -231,6 +238,12 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
         inputRejected = true
         input = nil
         keepAlive = false
+        if discardingRequest, exchange == nil || responseHeadSent {
+            // The body of a request already answered: no second answer, just close.
+            closing = true
+            context.close(promise: nil)
+            return
+        }
         if let exchange {
             if !responseHeadSent {
                 // A malformed body (e.g. a bad chunk size): abandon the upstream attempt, answer 400.

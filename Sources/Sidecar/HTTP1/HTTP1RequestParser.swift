@@ -11,12 +11,14 @@ import NIOHTTP1
 /// It replaces SwiftNIO's `HTTPRequestDecoder` (llhttp behind a `ByteToMessageHandler`, every part
 /// boxed in `NIOAny` and sent down the pipeline). The caller is the hostile side, so the grammar
 /// is strict (RFC 9112): `method SP request-target SP HTTP/1.(0|1) CRLF`, exactly one space
-/// between the parts; every line ends in CRLF (a bare LF or CR is an error: it is how a front
-/// and a back end are made to disagree on where a request ends); field names are tokens with no
-/// whitespace before the colon; no obsolete line folding; no control characters in the target or
-/// in values; chunk-size lines of at most 1024 bytes with no control characters in extensions.
-/// The request line is bounded by `maxUriBytes` plus its fixed parts, the fields by
-/// `maxHeaderBytes` and `maxHeaderCount`.
+/// between the parts, an upper-case method other than CONNECT, a target of visible ASCII; every
+/// line ends in CRLF (a bare LF or CR is an error: it is how a front and a back end are made to
+/// disagree on where a request ends); field names are tokens with no whitespace before the colon;
+/// no obsolete line folding; no control characters in values; chunk-size lines of at most 1024
+/// bytes with no control characters in extensions; no framing fields in trailers. Heads are
+/// scanned as they arrive (`HTTP1HeadScanner`: linear however they are split, limits enforced
+/// line by line). The request line is bounded by `maxUriBytes` plus its fixed parts, the fields
+/// by `maxHeaderBytes` and `maxHeaderCount`.
 ///
 /// It does only syntax: after a `.head` the owner validates the head (`HTTP1RequestValidator`:
 /// framing fields, `Host`) and tells the parser how the body is framed with `startBody`; until
@@ -40,6 +42,7 @@ struct HTTP1RequestParser {
     let maxHeaderCount: Int
     let maxUriBytes: Int
     private var state: State = .awaitingHead
+    private var head: HTTP1HeadScanner
     private var body: HTTP1BodyDecoder
 
     /// The longest request line that fits a target of `maxUriBytes`: method, spaces, version, CRLF.
@@ -49,6 +52,7 @@ struct HTTP1RequestParser {
         self.maxHeaderBytes = maxHeaderBytes
         self.maxHeaderCount = maxHeaderCount
         self.maxUriBytes = maxUriBytes
+        self.head = HTTP1HeadScanner(strictLineEnds: true, hasStartLine: true, maxFields: maxHeaderCount, maxBytes: maxUriBytes + 64 + maxHeaderBytes)
         self.body = HTTP1BodyDecoder(strictLineEnds: true, maxTrailerBytes: maxHeaderBytes, maxTrailerCount: maxHeaderCount)
     }
 
@@ -74,7 +78,7 @@ struct HTTP1RequestParser {
             return nil
         case .awaitingHead:
             // Empty lines before a request line are ignored (RFC 9112 section 2.2), CRLF only.
-            while buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) == UInt8(ascii: "\r") {
+            while head.isAtStart, buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) == UInt8(ascii: "\r") {
                 guard let second = buffer.getInteger(at: buffer.readerIndex + 1, as: UInt8.self) else { return nil }
                 guard second == UInt8(ascii: "\n") else { throw HTTP1ParseError.invalidRequestLine }
                 buffer.moveReaderIndex(forwardBy: 2)
@@ -89,7 +93,7 @@ struct HTTP1RequestParser {
                 return .body(slice)
             case .end(let trailers)?:
                 state = .awaitingHead
-                return .end(trailers)
+                return .end(try trailers.flatMap(Self.forwardableTrailers))
             case nil:
                 return nil
             }
@@ -98,28 +102,31 @@ struct HTTP1RequestParser {
 
     // MARK: - Head
 
-    private func parseHead(_ buffer: inout ByteBuffer) throws -> HTTPRequestHead? {
-        let limit = maxRequestLineBytes + maxHeaderBytes
-        guard let headLength = HTTP1Syntax.blankLineEnd(in: buffer, limit: limit) else {
-            try checkIncompleteHead(buffer, limit: limit)
+    private mutating func parseHead(_ buffer: inout ByteBuffer) throws -> HTTPRequestHead? {
+        guard let headLength = try head.scan(buffer) else {
+            // A request line that can no longer fit is a target too long (414's case, said 400).
+            if head.isInStartLine, buffer.readableBytes > maxRequestLineBytes { throw HTTP1ParseError.invalidRequest(.uriTooLong) }
             return nil
         }
-        let head = try buffer.withUnsafeReadableBytes { bytes in
+        let parsed = try buffer.withUnsafeReadableBytes { bytes in
             try parseHeadBytes(UnsafeRawBufferPointer(rebasing: bytes[0..<headLength]))
         }
         buffer.moveReaderIndex(forwardBy: headLength)
-        return head
+        return parsed
     }
 
-    /// Fails early when what has arrived of a head can no longer fit the limits.
-    private func checkIncompleteHead(_ buffer: ByteBuffer, limit: Int) throws {
-        if buffer.readableBytes > limit { throw HTTP1ParseError.headTooLarge }
-        let requestLineDone = buffer.withUnsafeReadableBytes { bytes in
-            HTTP1Syntax.newlineIndex(in: bytes, from: 0, to: min(bytes.count, maxRequestLineBytes)) != nil
+    /// Trailers a request may pass on: framing fields in them are an error (they could be merged
+    /// into the head by the next hop, as llhttp refused them too); connection-specific fields and
+    /// `Host` are dropped (RFC 9110 section 6.5.1).
+    private static func forwardableTrailers(_ trailers: HTTPHeaders) throws -> HTTPHeaders? {
+        var trailers = trailers
+        for (name, _) in trailers {
+            if name.utf8.count == 14, name.equalsIgnoringASCIICase("content-length") { throw HTTP1ParseError.invalidHeader }
+            if name.utf8.count == 17, name.equalsIgnoringASCIICase("transfer-encoding") { throw HTTP1ParseError.invalidHeader }
         }
-        if !requestLineDone, buffer.readableBytes > maxRequestLineBytes {
-            throw HTTP1ParseError.invalidRequest(.uriTooLong)
-        }
+        HopByHopHeaders.strip(&trailers)
+        trailers.remove(name: "host")
+        return trailers.isEmpty ? nil : trailers
     }
 
     private func parseHeadBytes(_ bytes: UnsafeRawBufferPointer) throws -> HTTPRequestHead {
@@ -130,17 +137,22 @@ struct HTTP1RequestParser {
         if lineEnd > maxRequestLineBytes { throw HTTP1ParseError.invalidRequest(.uriTooLong) }
         if bytes.count - (newline + 1) > maxHeaderBytes { throw HTTP1ParseError.headTooLarge }
 
-        // method = token
+        // method = token, and here upper case: methods are case-sensitive and every registered
+        // one is upper case (a lower-case `head` read as HEAD by the next hop, but not by the
+        // proxy, would disagree on whether a body follows). CONNECT is not proxied.
         var index = 0
-        while index < lineEnd, HTTP1Syntax.isTokenByte(bytes[index]) { index += 1 }
+        while index < lineEnd, HTTP1Syntax.isTokenByte(bytes[index]), !(bytes[index] >= UInt8(ascii: "a") && bytes[index] <= UInt8(ascii: "z")) {
+            index += 1
+        }
         guard index > 0, index < lineEnd, bytes[index] == UInt8(ascii: " ") else { throw HTTP1ParseError.invalidRequestLine }
         let method = Self.method(UnsafeRawBufferPointer(rebasing: bytes[0..<index]))
+        if method == .CONNECT { throw HTTP1ParseError.invalidRequestLine }
 
-        // request-target: visible characters (obs-text let through, as before: its bytes are
-        // passed on as they are); no whitespace, no control characters.
+        // request-target: visible ASCII (RFC 3986: anything else must be percent-encoded); no
+        // whitespace, no control characters, no bytes above 0x7E.
         let targetStart = index + 1
         index = targetStart
-        while index < lineEnd, bytes[index] > 0x20, bytes[index] != 0x7F { index += 1 }
+        while index < lineEnd, bytes[index] > 0x20, bytes[index] < 0x7F { index += 1 }
         guard index > targetStart, index < lineEnd, bytes[index] == UInt8(ascii: " ") else { throw HTTP1ParseError.invalidRequestLine }
         if index - targetStart > maxUriBytes { throw HTTP1ParseError.invalidRequest(.uriTooLong) }
         let uri = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[targetStart..<index]), as: UTF8.self)
@@ -158,7 +170,7 @@ struct HTTP1RequestParser {
         let minor = Int(bytes[version + 7] &- UInt8(ascii: "0"))
 
         var headers = HTTPHeaders()
-        _ = try HTTP1Syntax.parseFields(bytes, from: newline + 1, into: &headers, maxCount: maxHeaderCount, strictLineEnds: true)
+        _ = try HTTP1Syntax.parseFields(bytes, from: newline + 1, into: &headers, maxCount: maxHeaderCount, strict: true)
         return HTTPRequestHead(version: HTTPVersion(major: 1, minor: minor), method: method, uri: uri, headers: headers)
     }
 

@@ -27,6 +27,9 @@ enum HTTP1RequestValidator {
         var framing: BodyFraming
         /// The caller sent `Expect: 100-continue` (the sidecar answers it).
         var expectsContinue: Bool
+        /// The length, when `Content-Length` was a list of equal values (`3, 3`): it is passed
+        /// on as one plain value, since the next hop may read a list its own way.
+        var contentLengthToRewrite: Int? = nil
     }
 
     static func validate(_ head: HTTPRequestHead, maxUriBytes: Int) -> Result<Verdict, Problem> {
@@ -38,6 +41,7 @@ enum HTTP1RequestValidator {
         var contentLengthHeaders = 0
         var length: Int?
         var lengthInvalid = false
+        var lengthIsPlain = true
         var expectsContinue = false
         for (name, value) in head.headers {
             switch name.utf8.count {
@@ -48,6 +52,7 @@ enum HTTP1RequestValidator {
             case 14 where name.equalsIgnoringASCIICase("content-length"):
                 contentLengthHeaders += 1
                 if !lengthInvalid, !parseContentLength(value, into: &length) { lengthInvalid = true }
+                if lengthIsPlain, !value.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) { lengthIsPlain = false }
             case 17 where name.equalsIgnoringASCIICase("transfer-encoding"):
                 forEachListItem(value) { item in
                     transferCodings += 1
@@ -69,7 +74,11 @@ enum HTTP1RequestValidator {
         }
         guard contentLengthHeaders > 0 else { return .success(Verdict(framing: .none, expectsContinue: expectsContinue)) }
         guard !lengthInvalid, contentLengthHeaders == 1, let length else { return .failure(.invalidContentLength) }
-        return .success(Verdict(framing: length == 0 ? .none : .contentLength(length), expectsContinue: expectsContinue))
+        return .success(Verdict(
+            framing: length == 0 ? .none : .contentLength(length),
+            expectsContinue: expectsContinue,
+            contentLengthToRewrite: lengthIsPlain ? nil : length
+        ))
     }
 
     /// Parses a `Content-Length` value: decimal digits, optionally a comma-separated list of

@@ -42,17 +42,20 @@ struct HTTP1ResponseParser {
     let maxHeaderCount: Int
     private var state: State = .idle
     private var requestIsHEAD = false
+    private var headScanner: HTTP1HeadScanner
     private var body: HTTP1BodyDecoder
 
     init(maxHeadBytes: Int = 64 * 1024, maxHeaderCount: Int = 256) {
         self.maxHeadBytes = maxHeadBytes
         self.maxHeaderCount = maxHeaderCount
+        self.headScanner = HTTP1HeadScanner(strictLineEnds: false, hasStartLine: true, maxFields: maxHeaderCount, maxBytes: maxHeadBytes)
         self.body = HTTP1BodyDecoder(strictLineEnds: false, maxTrailerBytes: maxHeadBytes, maxTrailerCount: maxHeaderCount)
     }
 
     /// A request went out: its response comes next (with no body when the request was HEAD).
     mutating func expectResponse(toHEAD: Bool) {
         state = .awaitingHead
+        headScanner.reset()
         requestIsHEAD = toHEAD
     }
 
@@ -68,7 +71,7 @@ struct HTTP1ResponseParser {
                 return nil
             case .awaitingHead:
                 // A server may send empty lines before a status line (RFC 9112 section 2.2).
-                while let byte = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self),
+                while headScanner.isAtStart, let byte = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self),
                     byte == UInt8(ascii: "\r") || byte == UInt8(ascii: "\n")
                 {
                     buffer.moveReaderIndex(forwardBy: 1)
@@ -103,6 +106,7 @@ struct HTTP1ResponseParser {
             return nil
         case .awaitingHead:
             state = .idle
+            headScanner.reset()
             throw ParseError.truncated
         case .body:
             state = .idle
@@ -116,10 +120,7 @@ struct HTTP1ResponseParser {
     /// Parses a complete head at the start of `buffer`. Returns nil when its blank line has not
     /// arrived; the framing state is nil for an interim (1xx) response.
     private mutating func parseHead(_ buffer: inout ByteBuffer) throws -> (HTTPResponseHead, Bool, HTTP1BodyDecoder.Framing?)? {
-        guard let headLength = HTTP1Syntax.blankLineEnd(in: buffer, limit: maxHeadBytes) else {
-            if buffer.readableBytes > maxHeadBytes { throw ParseError.headTooLarge }
-            return nil
-        }
+        guard let headLength = try headScanner.scan(buffer) else { return nil }
         let parsed = try buffer.withUnsafeReadableBytes { bytes in
             try parseHeadBytes(UnsafeRawBufferPointer(rebasing: bytes[0..<headLength]))
         }
@@ -217,7 +218,7 @@ struct HTTP1ResponseParser {
         let reason = statusLine.count > 13 ? String(decoding: UnsafeRawBufferPointer(rebasing: statusLine[13...]), as: UTF8.self) : ""
 
         var headers = HTTPHeaders()
-        _ = try HTTP1Syntax.parseFields(bytes, from: lineEnd + 1, into: &headers, maxCount: maxHeaderCount, strictLineEnds: false)
+        _ = try HTTP1Syntax.parseFields(bytes, from: lineEnd + 1, into: &headers, maxCount: maxHeaderCount, strict: false)
         return HTTPResponseHead(
             version: HTTPVersion(major: 1, minor: minor),
             status: HTTPResponseStatus(statusCode: code, reasonPhrase: reason),

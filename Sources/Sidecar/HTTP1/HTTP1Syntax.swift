@@ -17,23 +17,6 @@ enum HTTP1Syntax {
         return UnsafeRawPointer(found) - base
     }
 
-    /// The length up to and including the first blank line (`\n\n` or `\n\r\n`), if within `limit`.
-    static func blankLineEnd(in buffer: ByteBuffer, limit: Int) -> Int? {
-        buffer.withUnsafeReadableBytes { bytes -> Int? in
-            let count = min(bytes.count, limit)
-            var index = 0
-            while index < count {
-                guard let newline = newlineIndex(in: bytes, from: index, to: count) else { return nil }
-                index = newline
-                var next = index + 1
-                if next < count, bytes[next] == UInt8(ascii: "\r") { next += 1 }
-                if next < count, bytes[next] == UInt8(ascii: "\n") { return next + 1 }
-                index += 1
-            }
-            return nil
-        }
-    }
-
     @inline(__always)
     static func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
 
@@ -67,17 +50,18 @@ enum HTTP1Syntax {
     /// Parses `name: value` lines from `position` up to and including the blank line that ends
     /// them, appending to `headers`; returns the position after the blank line.
     ///
-    /// Names are tokens with no whitespace before the colon (RFC 9112 section 5.1); values have
-    /// no control characters; obsolete line folding is an error. With `strictLineEnds` every
-    /// line must end in CRLF (what a request must send; a bare LF is how some parsers are made
-    /// to disagree); otherwise a bare LF is accepted (RFC 9112 section 2.2 allows it).
+    /// Names are tokens with no whitespace before the colon (RFC 9112 section 5.1); obsolete line
+    /// folding is an error. `strict` (requests: the hostile side): every line ends in CRLF (a
+    /// bare LF is how parsers are made to disagree) and values have no control characters at all.
+    /// Otherwise (responses) a bare LF ends a line (RFC 9112 section 2.2 allows it) and only NUL
+    /// and CR are refused in values (what could inject a line), as before this parser existed.
     /// The fields go into `HTTPHeaders` in one piece: its `add` checks every name for ASCII again.
     static func parseFields(
         _ bytes: UnsafeRawBufferPointer,
         from start: Int,
         into headers: inout HTTPHeaders,
         maxCount: Int,
-        strictLineEnds: Bool
+        strict: Bool
     ) throws -> Int {
         let count = bytes.count
         var position = start
@@ -90,7 +74,7 @@ enum HTTP1Syntax {
             var end = newline
             if end > position, bytes[end - 1] == UInt8(ascii: "\r") {
                 end -= 1
-            } else if strictLineEnds {
+            } else if strict {
                 throw HTTP1ParseError.invalidHeader
             }
             if end == position {  // the blank line
@@ -107,9 +91,17 @@ enum HTTP1Syntax {
             while valueStart < valueEnd, bytes[valueStart] == UInt8(ascii: " ") || bytes[valueStart] == UInt8(ascii: "\t") { valueStart += 1 }
             while valueEnd > valueStart, bytes[valueEnd - 1] == UInt8(ascii: " ") || bytes[valueEnd - 1] == UInt8(ascii: "\t") { valueEnd -= 1 }
             var index = valueStart
-            while index < valueEnd {
-                guard isFieldValueByte(bytes[index]) else { throw HTTP1ParseError.invalidHeader }
-                index += 1
+            if strict {
+                while index < valueEnd {
+                    guard isFieldValueByte(bytes[index]) else { throw HTTP1ParseError.invalidHeader }
+                    index += 1
+                }
+            } else {
+                while index < valueEnd {
+                    let byte = bytes[index]
+                    if byte == 0 || byte == UInt8(ascii: "\r") { throw HTTP1ParseError.invalidHeader }
+                    index += 1
+                }
             }
             fields.append((
                 String(decoding: UnsafeRawBufferPointer(rebasing: bytes[position..<colon]), as: UTF8.self),
