@@ -336,19 +336,25 @@ def basic_config(backend_address, **overrides):
     return config
 
 
-def raw_request(port, data, timeout=5.0):
-    """Sends raw bytes and returns everything the server answers until it closes (or timeout)."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    s.sendall(data)
+def recv_all(sock):
+    """Everything `sock` receives until the peer closes or the socket's timeout passes quietly."""
     out = b""
     try:
         while True:
-            chunk = s.recv(65536)
+            chunk = sock.recv(65536)
             if not chunk:
                 break
             out += chunk
     except socket.timeout:
         pass
+    return out
+
+
+def raw_request(port, data, timeout=5.0):
+    """Sends raw bytes and returns everything the server answers until it closes (or timeout)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s.sendall(data)
+    out = recv_all(s)
     s.close()
     return out
 

@@ -5,22 +5,16 @@ upstream is framed unambiguously. Each test failed on the parser's first version
 import socket
 import time
 
-from harness import HTTPBackend, RawBackend, basic_config, raw_exchange, read_until, wait_until
+from harness import HTTPBackend, RawBackend, basic_config, raw_exchange, read_until, recv_all, wait_until
 
 
 def _capturing_backend(captured):
+    """Keeps all a connection sends until it has been quiet for 1 s (trailers included), then
+    answers 200 and closes."""
+
     def behaviour(conn):
         conn.settimeout(1)
-        data = b""
-        try:
-            while True:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-        except socket.timeout:
-            pass
-        captured.append(data)
+        captured.append(recv_all(conn))
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
         conn.close()
 

@@ -51,14 +51,9 @@ struct HTTP1BodyDecoder {
         self.trailerScanner = HTTP1HeadScanner(strictLineEnds: strictLineEnds, hasStartLine: false, maxFields: maxTrailerCount, maxBytes: maxTrailerBytes)
     }
 
-    /// Whether a body is in progress (its `.end` has not been returned yet).
-    var isActive: Bool { state != .done }
-
-    /// Whether the body runs until the connection closes.
-    var isUntilClose: Bool { state == .untilClose }
-
     /// A head announced a body framed this way; `.none` still yields an `.end`.
     mutating func start(_ framing: Framing) {
+        trailerScanner.reset()
         switch framing {
         case .none: state = .endPending
         case .length(let length): state = length == 0 ? .endPending : .length(remaining: length)
@@ -78,10 +73,8 @@ struct HTTP1BodyDecoder {
                 state = .done
                 return .end(nil)
             case .length(let remaining):
-                guard buffer.readableBytes > 0 else { return nil }
-                let length = min(remaining, buffer.readableBytes)
-                let slice = buffer.readSlice(length: length)!
-                state = remaining == length ? .endPending : .length(remaining: remaining - length)
+                guard let (slice, left) = Self.readUpTo(remaining, from: &buffer) else { return nil }
+                state = left == 0 ? .endPending : .length(remaining: left)
                 return .body(slice)
             case .untilClose:
                 guard buffer.readableBytes > 0 else { return nil }
@@ -90,10 +83,8 @@ struct HTTP1BodyDecoder {
                 guard let size = try parseChunkSize(&buffer) else { return nil }
                 state = size == 0 ? .trailers : .chunkData(remaining: size)
             case .chunkData(let remaining):
-                guard buffer.readableBytes > 0 else { return nil }
-                let length = min(remaining, buffer.readableBytes)
-                let slice = buffer.readSlice(length: length)!
-                state = remaining == length ? .chunkDataEnd : .chunkData(remaining: remaining - length)
+                guard let (slice, left) = Self.readUpTo(remaining, from: &buffer) else { return nil }
+                state = left == 0 ? .chunkDataEnd : .chunkData(remaining: left)
                 return .body(slice)
             case .chunkDataEnd:
                 guard let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else { return nil }
@@ -128,10 +119,13 @@ struct HTTP1BodyDecoder {
         }
     }
 
-    /// Forgets any body in progress.
-    mutating func reset() {
-        state = .done
-        trailerScanner.reset()
+    /// Up to `remaining` bytes of `buffer` as a slice (no copy), and how many remain after it;
+    /// nil when `buffer` is empty.
+    @inline(__always)
+    private static func readUpTo(_ remaining: Int, from buffer: inout ByteBuffer) -> (ByteBuffer, Int)? {
+        guard buffer.readableBytes > 0 else { return nil }
+        let length = min(remaining, buffer.readableBytes)
+        return (buffer.readSlice(length: length)!, remaining - length)
     }
 
     /// Reads a chunk-size line (hex size, optional `;` extensions, which are ignored; with
