@@ -28,4 +28,20 @@ final class RouteTableTests: XCTestCase {
         XCTAssertEqual(table.match(host: "a.b.example", path: "/"), 1)
         XCTAssertEqual(table.match(host: "example", path: "/"), 3)
     }
+
+    func testMatchingARequestNormalisesOnlyWhatARouteLooksAt() {
+        let clusters = ["a": 0, "b": 1, "d": 2]
+        let table = RouteTable(
+            [RouteConfig(host: "Payments", pathPrefix: "/v2", cluster: "a"), RouteConfig(host: "*.example", cluster: "b"), RouteConfig(cluster: "d")],
+            clusterIndex: { clusters[$0] })
+        XCTAssertEqual(table.match(authority: "PAYMENTS:8080", uri: "/v2/pay?x=/v1"), 0)
+        XCTAssertEqual(table.match(authority: "payments", uri: "/v1?/v2"), 2)
+        XCTAssertEqual(table.match(authority: "A.B.Example:443", uri: "/"), 1)
+        XCTAssertEqual(table.match(authority: "", uri: "/"), 2)
+        // A catch-all route first: the Host header is not even read.
+        let catchAll = RouteTable([RouteConfig(cluster: "d")], clusterIndex: { clusters[$0] })
+        var hostRead = false
+        XCTAssertEqual(catchAll.match(authority: { hostRead = true; return "x" }(), uri: "/"), 2)
+        XCTAssertFalse(hostRead)
+    }
 }

@@ -134,8 +134,10 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
         if bytes.readableBytes > 0, !closing, !inputRejected { input = bytes }
     }
 
-    private func handle(_ event: HTTP1RequestParser.Event, context: ChannelHandlerContext) {
-        switch event {
+    /// Events and heads are handed down as owned values (`consuming`), so the exchange is the only
+    /// owner of the head's header list when it edits it: no copy of the list per request.
+    private func handle(_ event: consuming HTTP1RequestParser.Event, context: ChannelHandlerContext) {
+        switch consume event {
         case .head(let head):
             receiveHead(head, context: context)
         case .body(let buffer):
@@ -150,8 +152,7 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
         }
     }
 
-    private func receiveHead(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
-        var head = head
+    private func receiveHead(_ head: consuming HTTPRequestHead, context: ChannelHandlerContext) {
         requestMethod = head.method
         requestVersion = head.version
         keepAlive = head.isKeepAlive

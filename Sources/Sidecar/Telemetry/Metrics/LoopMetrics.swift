@@ -3,10 +3,9 @@
 /// (`snapshot()`); the scrape sums every loop's copy. This keeps metric updates on the data path
 /// to a few integer increments.
 final class LoopMetrics {
-    /// `sidecar_requests_total` by (listener, cluster, status code).
-    private(set) var requests: [RequestKey: Int] = [:]
-    /// `sidecar_request_duration_seconds` by (listener, cluster).
-    private(set) var durations: [RouteKey: LatencyHistogram] = [:]
+    /// `sidecar_requests_total` and `sidecar_request_duration_seconds`, indexed by listener
+    /// index, then cluster index + 1 (0: no cluster); grown as pairs are first seen.
+    private var routes: [[RouteMetrics?]] = []
     /// `sidecar_upstream_retries_total` by (cluster, reason).
     private(set) var retries: [ClusterReasonKey: Int] = [:]
     /// `sidecar_retry_budget_exhausted_total` by cluster index.
@@ -49,8 +48,18 @@ final class LoopMetrics {
     }
 
     func recordRequest(listener: Int, cluster: Int, code: Int, durationNanoseconds: Int64) {
-        requests[RequestKey(listener: listener, cluster: cluster, code: code), default: 0] += 1
-        durations[RouteKey(listener: listener, cluster: cluster), default: LatencyHistogram()].record(nanoseconds: durationNanoseconds)
+        route(listener: listener, cluster: cluster).record(code: code, durationNanoseconds: durationNanoseconds)
+    }
+
+    /// The counters of a (listener, cluster) pair (`cluster` -1: no cluster, e.g. no route).
+    private func route(listener: Int, cluster: Int) -> RouteMetrics {
+        let column = cluster + 1
+        if listener < routes.count, column < routes[listener].count, let route = routes[listener][column] { return route }
+        while routes.count <= listener { routes.append([]) }
+        while routes[listener].count <= column { routes[listener].append(nil) }
+        let route = RouteMetrics()
+        routes[listener][column] = route
+        return route
     }
 
     func recordRetry(cluster: Int, reason: String) {
@@ -79,7 +88,17 @@ final class LoopMetrics {
 
     /// A copy for the scrape (run on this loop).
     func snapshot() -> MetricsSnapshot {
-        MetricsSnapshot(
+        var requests: [RequestKey: Int] = [:]
+        var durations: [RouteKey: LatencyHistogram] = [:]
+        for (listener, row) in routes.enumerated() {
+            for (column, route) in row.enumerated() {
+                guard let route, route.isUsed else { continue }
+                let cluster = column - 1
+                route.forEachCode { code, count in requests[RequestKey(listener: listener, cluster: cluster, code: code)] = count }
+                durations[RouteKey(listener: listener, cluster: cluster)] = route.durations
+            }
+        }
+        return MetricsSnapshot(
             requests: requests,
             durations: durations,
             retries: retries,
