@@ -11,7 +11,9 @@ import NIOPosix
 /// (`x-forwarded-client-cert` set by its inbound sidecar).
 final class DemoBackendApp: Sendable {
     struct Behaviour: Sendable {
-        /// Share of requests answered 503 (0...1).
+        /// Share of requests answered 503 (0...1), in bursts as a sick replica fails: the last
+        /// `failureRate × 10` of every 10 requests in a row (so consecutive-failure ejection
+        /// reliably has something to see in a short demo, where independent coin flips might not).
         var failureRate: Double = 0
         /// Added to every response.
         var extraLatency: TimeAmount = .zero
@@ -44,11 +46,11 @@ final class DemoBackendApp: Sendable {
 
     /// Decides one request's fate and counts it: the status to answer with.
     func handle(_ head: HTTPRequestHead) -> HTTPResponseStatus {
-        requests.wrappingIncrement(ordering: .relaxed)
+        let index = requests.loadThenWrappingIncrement(ordering: .relaxed)
         if let xfcc = head.headers.first(name: "x-forwarded-client-cert"), xfcc.contains("URI=\(expectedCaller)") {
             authenticated.wrappingIncrement(ordering: .relaxed)
         }
-        if behaviour.failureRate > 0, Double.random(in: 0..<1) < behaviour.failureRate {
+        if index % 10 >= 10 - Int((behaviour.failureRate * 10).rounded()) {
             failures.wrappingIncrement(ordering: .relaxed)
             return .serviceUnavailable
         }

@@ -92,9 +92,9 @@ final class LoopMetrics {
         var durations: [RouteKey: LatencyHistogram] = [:]
         for (listener, row) in routes.enumerated() {
             for (column, route) in row.enumerated() {
-                guard let route, route.isUsed else { continue }
+                guard let route, !route.byCode.isEmpty else { continue }
                 let cluster = column - 1
-                route.forEachCode { code, count in requests[RequestKey(listener: listener, cluster: cluster, code: code)] = count }
+                for (code, count) in route.byCode { requests[RequestKey(listener: listener, cluster: cluster, code: code)] = count }
                 durations[RouteKey(listener: listener, cluster: cluster)] = route.durations
             }
         }

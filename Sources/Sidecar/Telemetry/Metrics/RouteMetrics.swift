@@ -2,29 +2,17 @@
 /// the latency histogram. Found by two array indexes (`LoopMetrics.route`), so counting a request
 /// hashes nothing (two dictionary updates keyed by structs were ~750 instructions a request).
 final class RouteMetrics {
-    /// Status codes counted in `byCode`; any other (none an HTTP parser accepts) in `otherCodes`.
-    static let codeRange = 0..<1000
-
-    /// Requests by status code (index = code; 0 = no response).
-    private(set) var byCode = [Int](repeating: 0, count: RouteMetrics.codeRange.count)
-    private(set) var otherCodes: [Int: Int] = [:]
+    /// Requests by status code, in the order the codes were first seen: a route answers with a
+    /// handful of codes, so a linear search beats hashing and the list stays small.
+    private(set) var byCode: [(code: Int, count: Int)] = []
     private(set) var durations = LatencyHistogram()
-    /// Whether any request was recorded (routes never used are left out of the scrape).
-    private(set) var isUsed = false
 
     func record(code: Int, durationNanoseconds: Int64) {
-        if Self.codeRange.contains(code) {
-            byCode[code] += 1
+        if let index = byCode.firstIndex(where: { $0.code == code }) {
+            byCode[index].count += 1
         } else {
-            otherCodes[code, default: 0] += 1
+            byCode.append((code, 1))
         }
         durations.record(nanoseconds: durationNanoseconds)
-        isUsed = true
-    }
-
-    /// Every code with its count, for the scrape.
-    func forEachCode(_ body: (Int, Int) -> Void) {
-        for (code, count) in byCode.enumerated() where count > 0 { body(code, count) }
-        for (code, count) in otherCodes { body(code, count) }
     }
 }
