@@ -192,3 +192,26 @@ def test_ring_hash_sends_a_key_to_one_endpoint(start_sidecar):
     finally:
         for b in backends:
             b.close()
+
+
+def test_ring_hash_on_x_request_id_uses_the_generated_id(start_sidecar):
+    """A request without `x-request-id` is hashed on the id the sidecar gives it: it reaches the
+    endpoint a later request carrying that id reaches (the id is added with the first attempt)."""
+    import json
+
+    backends = [HTTPBackend(name=f"b{i}") for i in range(2)]
+    try:
+        sidecar = start_sidecar(
+            lb_config([{"address": b.address} for b in backends], loadBalancing={"policy": "ring_hash", "hashOn": {"header": "x-request-id"}})
+        )
+        client = KeepAliveClient(sidecar.outbound_port())
+        first = {}
+        for _ in range(20):
+            echo = json.loads(client.get()[2])
+            first[echo["headers"]["x-request-id"]] = echo["service"]
+        assert len(set(first.values())) == 2, first  # both endpoints are in play
+        moved = [rid for rid, service in first.items() if json.loads(client.get(headers={"x-request-id": rid})[2])["service"] != service]
+        assert moved == [], moved
+    finally:
+        for b in backends:
+            b.close()

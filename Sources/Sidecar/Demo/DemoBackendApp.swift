@@ -11,9 +11,10 @@ import NIOPosix
 /// (`x-forwarded-client-cert` set by its inbound sidecar).
 final class DemoBackendApp: Sendable {
     struct Behaviour: Sendable {
-        /// Share of requests answered 503 (0...1), in bursts as a sick replica fails: the last
-        /// `failureRate × 10` of every 10 requests in a row (so consecutive-failure ejection
-        /// reliably has something to see in a short demo, where independent coin flips might not).
+        /// Share of requests answered 503 (0...1, in tenths: it is rounded to the nearest), in
+        /// bursts as a sick replica fails: the last `failureRate × 10` of every 10 requests in a
+        /// row (so consecutive-failure ejection reliably has something to see in a short demo,
+        /// where independent coin flips might not).
         var failureRate: Double = 0
         /// Added to every response.
         var extraLatency: TimeAmount = .zero

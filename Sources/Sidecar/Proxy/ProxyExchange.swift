@@ -267,7 +267,7 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
 
     private func startAttempt(avoid: Endpoint?) {
         guard !finished, let cluster else { return }
-        guard let loopEndpoint = cluster.pickEndpoint(avoid: avoid, hashKey: cluster.hashKey(in: upstreamHead.headers)) else {
+        guard let loopEndpoint = cluster.pickEndpoint(avoid: avoid, hashKey: hashKey(for: cluster)) else {
             respondLocally(.noHealthyUpstream)
             return
         }
@@ -352,6 +352,19 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
     private func attachHTTP1(_ connection: HTTP1UpstreamConnection) {
         connection.begin(delegate: self)
         attach(connection)
+    }
+
+    /// The balancer's hash key: the configured header as the upstream will see it, including the
+    /// generated `x-request-id` or the `x-forwarded-client-cert` that wait for the first attempt.
+    private func hashKey(for cluster: LoopCluster) -> Substring? {
+        guard let name = cluster.hashKeyHeader else { return nil }
+        if !attemptHeaderAdded {
+            if requestIDHeaderPending, name.equalsIgnoringASCIICase("x-request-id") { return Substring(requestID) }
+            if let forwardedClientCertPending, name.equalsIgnoringASCIICase("x-forwarded-client-cert") {
+                return Substring(forwardedClientCertPending)
+            }
+        }
+        return cluster.hashKey(in: upstreamHead.headers)
     }
 
     private func attach(_ stream: UpstreamStream) {
