@@ -247,3 +247,31 @@ def test_response_trailers_reach_the_client(start_sidecar):
         assert sorted(t.lower() for t in trailers) == [b"grpc-status: 0", b"x-extra: yes"]
     finally:
         raw.close()
+
+
+def test_a_sidecar_made_answer_to_head_has_no_body_on_either_protocol(start_sidecar):
+    """HEAD answered by the sidecar (here 503 `upstream_connect_failure`): the head says what a GET
+    would have had, but no body is sent, over HTTP/1.1 or h2c, and the access log counts none."""
+    import subprocess
+
+    sidecar = start_sidecar(single_cluster(f"127.0.0.1:{free_port()}"))
+    port = sidecar.outbound_port()
+    # HTTP/1.1, kept alive: a body sent after the head would be read as the next response.
+    data, _ = raw_exchange(
+        port,
+        b"HEAD / HTTP/1.1\r\nHost: backend\r\nx-request-id: head-h1\r\n\r\n"
+        b"GET / HTTP/1.1\r\nHost: backend\r\nx-request-id: get-h1\r\nConnection: close\r\n\r\n",
+    )
+    first_head, _, rest = data.partition(b"\r\n\r\n")
+    assert first_head.startswith(b"HTTP/1.1 503"), data
+    assert rest.startswith(b"HTTP/1.1 503"), data  # the GET's answer follows the HEAD's head directly
+    result = subprocess.run(
+        ["curl", "-sS", "-I", "--http2-prior-knowledge", "-H", "x-request-id: head-h2", f"http://127.0.0.1:{port}/"],
+        capture_output=True, text=True, timeout=20,
+    )
+    assert result.returncode == 0 and result.stdout.startswith("HTTP/2 503"), result
+    lines = wait_until(
+        lambda: (lambda l: l if len(l) == 2 else None)([r for r in sidecar.access_log() if r["request_id"] in ("head-h1", "head-h2")]),
+        message="access log lines of both HEAD requests",
+    )
+    assert [line["bytes_out"] for line in lines] == [0, 0], lines

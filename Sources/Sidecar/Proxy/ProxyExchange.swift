@@ -763,10 +763,12 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
         record.flags.append(flag.rawValue)
         let response = LocalResponse(flag: flag, grpc: isGRPC, requestID: requestID)
         record.status = Int(response.head.status.code)
-        record.bytesSent += response.body.readableBytes
         responseStarted = true
         downstream.sendResponseHead(response.head)
-        if response.body.readableBytes > 0 {
+        // A response to HEAD has no body on the wire (its `content-length` still says what a
+        // GET would have had): the text is neither sent nor counted in the access log.
+        if response.body.readableBytes > 0, upstreamHead.method != .HEAD {
+            record.bytesSent += response.body.readableBytes
             downstream.sendResponseBody(response.body)
         }
         responseEndSent = true
