@@ -30,6 +30,7 @@ enum HeapTrimmer {
                 trimmedSinceBusy = false
             } else if !trimmedSinceBusy {
                 malloc_trim(0)
+                ResidentCodeTrimmer.trim()
                 trimmedSinceBusy = true
             }
         }

@@ -34,6 +34,8 @@ public enum SidecarProcess {
             printError("sidecar: listening \(name) on \(Self.describe(address))")
         }
         logger.info("sidecar ready", metadata: ["service": "\(config.service)", "workers": "\(workers)"])
+        // Start-up touched code all over the binary: keep only what the data path uses.
+        ResidentCodeTrimmer.trim()
 
         let signalTask = Task {
             for await signal in signals {

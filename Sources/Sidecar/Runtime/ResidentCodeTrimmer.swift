@@ -1,0 +1,128 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Lets go of the code and read-only data pages the process faulted in but does not use.
+///
+/// When a page of a file mapping is first touched, the kernel maps it and its neighbours
+/// ("fault-around", 64 KiB windows). The sidecar is one static binary of ~40 MiB (Swift runtime,
+/// Foundation, SwiftNIO) plus OpenSSL and nghttp2, and start-up (configuration, certificates,
+/// Foundation's initialisation) touches code all over it: ~15 MiB of its resident set are such
+/// windows, most of whose pages never run again.
+///
+/// `trim()` marks every clean, read-only file mapping `MADV_RANDOM` (no fault-around: from now on a
+/// page comes back alone, when it is used) and drops its pages from this process
+/// (`MADV_DONTNEED`: they stay in the page cache, shared with every other process mapping the
+/// file, and a touch maps them again with a minor fault). Only mappings without anonymous pages
+/// qualify: a page of a private file mapping that was ever written (relocated data) is a private
+/// anonymous copy, so nothing written is ever dropped. (smaps may still call a file page
+/// "Private_Dirty" while the file itself is not yet written back, e.g. a binary just linked: that
+/// page lives in the page cache and dropping our mapping of it loses nothing.)
+/// Run once start-up is over, and again when the process goes quiet.
+enum ResidentCodeTrimmer {
+    /// Returns the number of bytes that were resident in the mappings it dropped.
+    @discardableResult
+    static func trim() -> Int {
+        #if canImport(Glibc)
+        guard let smaps = readFile("/proc/self/smaps") else { return 0 }
+        var released = 0
+        for mapping in Self.cleanReadOnlyFileMappings(in: smaps) {
+            guard let address = UnsafeMutableRawPointer(bitPattern: mapping.start) else { continue }
+            let length = Int(mapping.end - mapping.start)
+            _ = madvise(address, length, MADV_RANDOM)
+            if madvise(address, length, MADV_DONTNEED) == 0 { released += mapping.residentBytes }
+        }
+        return released
+        #else
+        return 0
+        #endif
+    }
+
+    struct Mapping: Equatable {
+        var start: UInt
+        var end: UInt
+        var residentBytes: Int
+    }
+
+    /// The mappings of an smaps text that are file-backed, not writable, private, and have no
+    /// anonymous pages (so dropping them loses nothing), with resident pages.
+    static func cleanReadOnlyFileMappings(in smaps: [UInt8]) -> [Mapping] {
+        var result: [Mapping] = []
+        var current: (mapping: Mapping, eligible: Bool, dirty: Bool)?
+        func finish() {
+            if let current, current.eligible, !current.dirty, current.mapping.residentBytes > 0 { result.append(current.mapping) }
+        }
+        var lineStart = 0
+        while lineStart < smaps.count {
+            var lineEnd = lineStart
+            while lineEnd < smaps.count, smaps[lineEnd] != UInt8(ascii: "\n") { lineEnd += 1 }
+            let line = smaps[lineStart..<lineEnd]
+            lineStart = lineEnd + 1
+            let fields = line.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: true)
+            guard let first = fields.first else { continue }
+            if let dash = first.firstIndex(of: UInt8(ascii: "-")),
+                let start = UInt(hex: first[first.startIndex..<dash]), let end = UInt(hex: first[(dash + 1)...])
+            {
+                // A mapping header: `start-end perms offset dev inode [path]`.
+                finish()
+                let perms = fields.count > 1 ? Array(fields[1]) : []
+                let inode = fields.count > 4 ? fields[4] : []
+                let fileBacked = fields.count > 5 && !(inode.count == 1 && inode.first == UInt8(ascii: "0"))
+                let eligible = perms.count == 4 && perms[0] == UInt8(ascii: "r") && perms[1] == UInt8(ascii: "-")
+                    && perms[3] == UInt8(ascii: "p") && fileBacked
+                current = (Mapping(start: start, end: end, residentBytes: 0), eligible, false)
+                continue
+            }
+            guard current != nil, fields.count >= 2 else { continue }
+            let value = Int(decimal: fields[1]) ?? 0
+            if first.elementsEqual("Rss:".utf8) {
+                current!.mapping.residentBytes = value * 1024
+            } else if first.elementsEqual("Anonymous:".utf8) {
+                if value != 0 { current!.dirty = true }
+            }
+        }
+        finish()
+        return result
+    }
+
+    #if canImport(Glibc)
+    private static func readFile(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var data: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { break }
+            data.append(contentsOf: chunk[0..<count])
+        }
+        return data
+    }
+    #endif
+}
+
+extension UInt {
+    fileprivate init?<Bytes: Collection>(hex bytes: Bytes) where Bytes.Element == UInt8 {
+        guard !bytes.isEmpty, bytes.count <= 16 else { return nil }
+        var value: UInt = 0
+        for byte in bytes {
+            guard let digit = HTTP1Syntax.hexValue(byte) else { return nil }
+            value = value << 4 | UInt(digit)
+        }
+        self = value
+    }
+}
+
+extension Int {
+    fileprivate init?<Bytes: Collection>(decimal bytes: Bytes) where Bytes.Element == UInt8 {
+        guard !bytes.isEmpty, bytes.count <= 18 else { return nil }
+        var value = 0
+        for byte in bytes {
+            guard HTTP1Syntax.isDigit(byte) else { return nil }
+            value = value * 10 + Int(byte &- UInt8(ascii: "0"))
+        }
+        self = value
+    }
+}
