@@ -136,7 +136,7 @@ def _slow_endpoint_share(start_sidecar, policy):
     import time as _time
 
     def slow(req):
-        _time.sleep(0.05)
+        _time.sleep(0.05)  # behaviour under test: the slow endpoint
         return 200, {}, b"slow"
 
     fast = [HTTPBackend(lambda req: (200, {}, b"fast")) for _ in range(2)]
