@@ -45,21 +45,20 @@ final class HTTP1EncodingTests: XCTestCase {
     func testWriterCoalescesSmallMessagesAndFramesChunks() {
         let allocator = ByteBufferAllocator()
         let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/", headers: ["host": "x", "transfer-encoding": "chunked"])
-        XCTAssertEqual(
+        func chunkedRequest(body: String, trailers: HTTPHeaders?) -> [String] {
             frames { writer, emit in
                 writer.writeHead(chunked: true, allocator: allocator, encode: { $0.writeHTTPRequestHead(head) }, emit: emit)
-                writer.writeBody(ByteBuffer(string: "hello"), allocator: allocator, emit: emit)
-                return writer.finish(trailers: ["grpc-status": "0"], allocator: allocator)
-            },
+                writer.writeBody(ByteBuffer(string: body), allocator: allocator, emit: emit)
+                return writer.finish(trailers: trailers, allocator: allocator)
+            }
+        }
+        XCTAssertEqual(
+            chunkedRequest(body: "hello", trailers: ["grpc-status": "0"]),
             ["POST / HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\ngrpc-status: 0\r\n\r\n"]
         )
         let big = String(repeating: "z", count: HTTP1MessageWriter.coalesceLimit + 1)
         XCTAssertEqual(
-            frames { writer, emit in
-                writer.writeHead(chunked: true, allocator: allocator, encode: { $0.writeHTTPRequestHead(head) }, emit: emit)
-                writer.writeBody(ByteBuffer(string: big), allocator: allocator, emit: emit)
-                return writer.finish(trailers: nil, allocator: allocator)
-            },
+            chunkedRequest(body: big, trailers: nil),
             ["POST / HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n801\r\n", big, "\r\n0\r\n\r\n"]
         )
         // Content-length framing: bytes as they are; trailers have nowhere to go.

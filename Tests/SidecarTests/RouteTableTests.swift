@@ -23,10 +23,10 @@ final class RouteTableTests: XCTestCase {
                 RouteConfig(cluster: "d"),
             ],
             clusterIndex: { clusters[$0] })
-        XCTAssertEqual(table.match(host: "payments", path: "/v2/pay"), 0)
-        XCTAssertEqual(table.match(host: "payments", path: "/v1/pay"), 2)
-        XCTAssertEqual(table.match(host: "a.b.example", path: "/"), 1)
-        XCTAssertEqual(table.match(host: "example", path: "/"), 3)
+        XCTAssertEqual(table.match(authority: "payments", uri: "/v2/pay"), 0)
+        XCTAssertEqual(table.match(authority: "payments", uri: "/v1/pay"), 2)
+        XCTAssertEqual(table.match(authority: "a.b.example", uri: "/"), 1)
+        XCTAssertEqual(table.match(authority: "example", uri: "/"), 3)
     }
 
     func testMatchingARequestNormalisesOnlyWhatARouteLooksAt() {

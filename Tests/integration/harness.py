@@ -32,7 +32,7 @@ def wait_until(condition, timeout=10.0, interval=0.01, message="condition"):
             return value
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {message}")
-        time.sleep(interval)
+        time.sleep(interval)  # the polling of this deadline-bounded wait
 
 
 def yaml_dump(value, indent=0):

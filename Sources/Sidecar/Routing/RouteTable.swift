@@ -38,36 +38,23 @@ struct RouteTable: Sendable {
         var host: Substring?
         var path: Substring?
         for route in routes {
-            if case .any = route.host, route.pathPrefix == nil { return route.clusterIndex }
-            if host == nil, !isAny(route.host) { host = Self.normalizedHost(authority()) }
-            if path == nil, route.pathPrefix != nil {
-                path = uri.utf8.firstIndex(of: UInt8(ascii: "?")).map { Substring(uri.utf8[..<$0]) } ?? Substring(uri)
+            switch route.host {
+            case .any:
+                break
+            case .exact(let name):
+                host = host ?? Self.normalizedHost(authority())
+                guard host!.elementsEqual(name.utf8Lazy) else { continue }
+            case .suffix(let suffix):
+                host = host ?? Self.normalizedHost(authority())
+                guard host!.utf8.count > suffix.utf8.count, host!.utf8.hasSuffixBytes(suffix.utf8) else { continue }
             }
-            if matches(route, host: host ?? "", path: path ?? "") { return route.clusterIndex }
+            if let prefix = route.pathPrefix {
+                path = path ?? uri.utf8.firstIndex(of: UInt8(ascii: "?")).map { Substring(uri.utf8[..<$0]) } ?? Substring(uri)
+                guard path!.utf8.starts(with: prefix.utf8) else { continue }
+            }
+            return route.clusterIndex
         }
         return nil
-    }
-
-    private func isAny(_ host: Route.HostMatch) -> Bool {
-        if case .any = host { return true }
-        return false
-    }
-
-    private func matches(_ route: Route, host: Substring, path: Substring) -> Bool {
-        switch route.host {
-        case .any: break
-        case .exact(let name):
-            guard host.elementsEqual(name.utf8Lazy) else { return false }
-        case .suffix(let suffix):
-            guard host.utf8.count > suffix.utf8.count, host.utf8.hasSuffixBytes(suffix.utf8) else { return false }
-        }
-        if let prefix = route.pathPrefix, !path.utf8.starts(with: prefix.utf8) { return false }
-        return true
-    }
-
-    /// The cluster index of the first route matching `host` (lowercased, without port) and `path`.
-    func match(host: Substring, path: Substring) -> Int? {
-        routes.first { matches($0, host: host, path: path) }?.clusterIndex
     }
 
     /// Splits a `Host` / `:authority` value into a lowercased host without the port.

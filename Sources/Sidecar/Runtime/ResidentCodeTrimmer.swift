@@ -61,7 +61,8 @@ enum ResidentCodeTrimmer {
             let fields = line.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: true)
             guard let first = fields.first else { continue }
             if let dash = first.firstIndex(of: UInt8(ascii: "-")),
-                let start = UInt(hex: first[first.startIndex..<dash]), let end = UInt(hex: first[(dash + 1)...])
+                let start = UInt(String(decoding: first[first.startIndex..<dash], as: UTF8.self), radix: 16),
+                let end = UInt(String(decoding: first[(dash + 1)...], as: UTF8.self), radix: 16)
             {
                 // A mapping header: `start-end perms offset dev inode [path]`.
                 finish()
@@ -74,7 +75,7 @@ enum ResidentCodeTrimmer {
                 continue
             }
             guard current != nil, fields.count >= 2 else { continue }
-            let value = Int(decimal: fields[1]) ?? 0
+            let value = Int(String(decoding: fields[1], as: UTF8.self)) ?? 0
             if first.elementsEqual("Rss:".utf8) {
                 current!.mapping.residentBytes = value * 1024
             } else if first.elementsEqual("Anonymous:".utf8) {
@@ -101,28 +102,4 @@ enum ResidentCodeTrimmer {
         return data
     }
     #endif
-}
-
-extension UInt {
-    fileprivate init?<Bytes: Collection>(hex bytes: Bytes) where Bytes.Element == UInt8 {
-        guard !bytes.isEmpty, bytes.count <= 16 else { return nil }
-        var value: UInt = 0
-        for byte in bytes {
-            guard let digit = HTTP1Syntax.hexValue(byte) else { return nil }
-            value = value << 4 | UInt(digit)
-        }
-        self = value
-    }
-}
-
-extension Int {
-    fileprivate init?<Bytes: Collection>(decimal bytes: Bytes) where Bytes.Element == UInt8 {
-        guard !bytes.isEmpty, bytes.count <= 18 else { return nil }
-        var value = 0
-        for byte in bytes {
-            guard HTTP1Syntax.isDigit(byte) else { return nil }
-            value = value * 10 + Int(byte &- UInt8(ascii: "0"))
-        }
-        self = value
-    }
 }
