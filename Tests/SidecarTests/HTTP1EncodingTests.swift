@@ -12,17 +12,27 @@ final class HTTP1EncodingTests: XCTestCase {
     }
 
     func testResponseHead() {
-        let head = HTTPResponseHead(version: .http1_1, status: .ok, headers: ["content-length": "2", "X-Ünï": "välue"])
+        let head = ProxyResponseHead(status: .ok, headers: ["content-length": "2", "X-Ünï": "välue"])
         XCTAssertEqual(text { $0.writeHTTPResponseHead(head) }, "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nX-Ünï: välue\r\n\r\n")
-        let custom = HTTPResponseHead(version: .http1_0, status: .custom(code: 599, reasonPhrase: "Odd"), headers: [:])
-        XCTAssertEqual(text { $0.writeHTTPResponseHead(custom) }, "HTTP/1.0 599 Odd\r\n\r\n")
+        let custom = ProxyResponseHead(status: .custom(code: 599, reasonPhrase: "Odd"))
+        XCTAssertEqual(text { $0.writeHTTPResponseHead(custom, version: .http1_0) }, "HTTP/1.0 599 Odd\r\n\r\n")
+        // The framing fields the downstream decides on follow the head's own.
+        XCTAssertEqual(
+            text { $0.writeHTTPResponseHead(head, chunked: true, connection: "close") },
+            "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nX-Ünï: välue\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n"
+        )
+        XCTAssertEqual(
+            text { $0.writeHTTPResponseHead(custom, version: .http1_0, connection: "keep-alive") },
+            "HTTP/1.0 599 Odd\r\nconnection: keep-alive\r\n\r\n"
+        )
     }
 
     func testRequestHead() {
-        let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/a?b=c", headers: ["host": "x", "transfer-encoding": "chunked"])
-        XCTAssertEqual(text { $0.writeHTTPRequestHead(head) }, "POST /a?b=c HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n")
-        let raw = HTTPRequestHead(version: .http1_1, method: .RAW(value: "PURGE"), uri: "/", headers: [:])
-        XCTAssertEqual(text { $0.writeHTTPRequestHead(raw) }, "PURGE / HTTP/1.1\r\n\r\n")
+        let head = ProxyRequestHead(method: .POST, uri: "/a?b=c", fields: ["host": "x"])
+        XCTAssertEqual(text { $0.writeHTTPRequestHead(head) }, "POST /a?b=c HTTP/1.1\r\nhost: x\r\n\r\n")
+        XCTAssertEqual(text { $0.writeHTTPRequestHead(head, chunked: true) }, "POST /a?b=c HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n")
+        let raw = ProxyRequestHead(version: .http1_0, method: .RAW(value: "PURGE"), uri: "/")
+        XCTAssertEqual(text { $0.writeHTTPRequestHead(raw) }, "PURGE / HTTP/1.0\r\n\r\n")
     }
 
     func testChunkFraming() {
@@ -44,10 +54,10 @@ final class HTTP1EncodingTests: XCTestCase {
     /// A head, a small chunk and the end leave as one buffer; a large chunk is written as it is.
     func testWriterCoalescesSmallMessagesAndFramesChunks() {
         let allocator = ByteBufferAllocator()
-        let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/", headers: ["host": "x", "transfer-encoding": "chunked"])
+        let head = ProxyRequestHead(method: .POST, uri: "/", fields: ["host": "x"])
         func chunkedRequest(body: String, trailers: HTTPHeaders?) -> [String] {
             frames { writer, emit in
-                writer.writeHead(chunked: true, allocator: allocator, encode: { $0.writeHTTPRequestHead(head) }, emit: emit)
+                writer.writeHead(chunked: true, allocator: allocator, encode: { $0.writeHTTPRequestHead(head, chunked: true) }, emit: emit)
                 writer.writeBody(ByteBuffer(string: body), allocator: allocator, emit: emit)
                 return writer.finish(trailers: trailers, allocator: allocator)
             }
@@ -62,7 +72,7 @@ final class HTTP1EncodingTests: XCTestCase {
             ["POST / HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n801\r\n", big, "\r\n0\r\n\r\n"]
         )
         // Content-length framing: bytes as they are; trailers have nowhere to go.
-        let plain = HTTPResponseHead(version: .http1_1, status: .ok, headers: ["content-length": "3"])
+        let plain = ProxyResponseHead(status: .ok, headers: ["content-length": "3"])
         XCTAssertEqual(
             frames { writer, emit in
                 writer.writeHead(chunked: false, allocator: allocator, encode: { $0.writeHTTPResponseHead(plain) }, emit: emit)

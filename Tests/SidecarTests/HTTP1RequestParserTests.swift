@@ -35,7 +35,7 @@ final class HTTP1RequestParserTests: XCTestCase {
     private func describe(_ event: P.Event) -> String {
         switch event {
         case .head(let head):
-            let fields = head.headers.map { "\($0.name)=\($0.value)" }.joined(separator: ",")
+            let fields = head.fields.map { "\($0.name)=\($0.value)" }.joined(separator: ",")
             return "\(head.method.rawValue) \(head.uri) 1.\(head.version.minor) [\(fields)]"
         case .body(let buffer):
             return "body \(String(buffer: buffer))"

@@ -8,7 +8,7 @@ final class HTTP1RequestValidatorTests: XCTestCase {
     private func check(
         _ headers: [(String, String)], version: HTTPVersion = .http1_1, uri: String = "/", maxUriBytes: Int = 8192
     ) -> Result<V.Verdict, V.Problem> {
-        V.validate(HTTPRequestHead(version: version, method: .POST, uri: uri, headers: HTTPHeaders(headers)), maxUriBytes: maxUriBytes)
+        V.validate(ProxyRequestHead(version: version, method: .POST, uri: uri, fields: HTTPFieldBlock(headers)), maxUriBytes: maxUriBytes)
     }
 
     private func framing(_ headers: [(String, String)], version: HTTPVersion = .http1_1) -> V.BodyFraming? {

@@ -29,8 +29,8 @@ final class HTTP1ResponseParserTests: XCTestCase {
     private func describe(_ event: P.Event) -> String {
         switch event {
         case .head(let head, let keepAlive):
-            let fields = head.headers.map { "\($0.name)=\($0.value)" }.joined(separator: ",")
-            return "head \(head.status.code) \(head.status.reasonPhrase) 1.\(head.version.minor) \(keepAlive ? "keep" : "close") [\(fields)]"
+            let fields = head.fields.headers.map { "\($0.name)=\($0.value)" }.joined(separator: ",")
+            return "head \(head.status.code) \(head.status.reasonPhrase) \(keepAlive ? "keep" : "close") [\(fields)]"
         case .body(let buffer):
             return "body \(String(buffer: buffer))"
         case .end(let trailers):
@@ -41,49 +41,49 @@ final class HTTP1ResponseParserTests: XCTestCase {
     func testContentLengthResponseInPieces() throws {
         XCTAssertEqual(
             try parse(["HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A:  b \r\n", "\r\nhel", "lo"]),
-            ["head 200 OK 1.1 keep [Content-Length=5,X-A=b]", "body hel", "body lo", "end"]
+            ["head 200 OK keep [Content-Length=5,X-A=b]", "body hel", "body lo", "end"]
         )
-        XCTAssertEqual(try parse(["HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n"]), ["head 404 Not Found 1.1 keep [content-length=0]", "end"])
+        XCTAssertEqual(try parse(["HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n"]), ["head 404 Not Found keep [content-length=0]", "end"])
         // Bare LF line ends, no reason phrase, an empty line before the status line.
-        XCTAssertEqual(try parse(["\r\nHTTP/1.1 204\nA: 1\n\n"]), ["head 204 No Content 1.1 keep [A=1]", "end"])
+        XCTAssertEqual(try parse(["\r\nHTTP/1.1 204\nA: 1\n\n"]), ["head 204 No Content keep [A=1]", "end"])
     }
 
     func testChunkedWithExtensionsAndTrailers() throws {
         XCTAssertEqual(
             try parse(["HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n5;ext=1\r\nhello\r\n", "A \r\n0123456789\r", "\n0\r\ngrpc-status: 0\r\n\r\n"]),
-            ["head 200 OK 1.1 keep [Transfer-Encoding=Chunked]", "body hello", "body 0123456789", "end [grpc-status=0]"]
+            ["head 200 OK keep [Transfer-Encoding=Chunked]", "body hello", "body 0123456789", "end [grpc-status=0]"]
         )
         XCTAssertEqual(
             try parse(["HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"]),
-            ["head 200 OK 1.1 keep [transfer-encoding=chunked]", "body abc", "end"]
+            ["head 200 OK keep [transfer-encoding=chunked]", "body abc", "end"]
         )
     }
 
     func testFramingWithoutLength() throws {
         // No length: the body runs to the close, and the connection cannot be reused.
-        XCTAssertEqual(try parse(["HTTP/1.1 200 OK\r\n\r\nabc", "def"], close: true), ["head 200 OK 1.1 close []", "body abc", "body def", "end"])
+        XCTAssertEqual(try parse(["HTTP/1.1 200 OK\r\n\r\nabc", "def"], close: true), ["head 200 OK close []", "body abc", "body def", "end"])
         // A list of equal lengths, or the field twice, is passed on as one plain value.
-        XCTAssertEqual(try parse(["HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nok"]), ["head 200 OK 1.1 keep [content-length=2]", "body ok", "end"])
-        XCTAssertEqual(try parse(["HTTP/1.1 200 OK\r\nContent-Length: 2\r\nx: y\r\ncontent-length: 2\r\n\r\nok"]).first, "head 200 OK 1.1 keep [x=y,content-length=2]")
+        XCTAssertEqual(try parse(["HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nok"]), ["head 200 OK keep [content-length=2]", "body ok", "end"])
+        XCTAssertEqual(try parse(["HTTP/1.1 200 OK\r\nContent-Length: 2\r\nx: y\r\ncontent-length: 2\r\n\r\nok"]).first, "head 200 OK keep [x=y,content-length=2]")
         // HTTP/1.0 closes unless asked to keep alive; `Connection: close` closes.
-        XCTAssertEqual(try parse(["HTTP/1.0 200 OK\r\ncontent-length: 0\r\n\r\n"]), ["head 200 OK 1.0 close [content-length=0]", "end"])
-        XCTAssertEqual(try parse(["HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\ncontent-length: 0\r\n\r\n"]).first, "head 200 OK 1.0 keep [Connection=Keep-Alive,content-length=0]")
-        XCTAssertEqual(try parse(["HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 0\r\n\r\n"]).first, "head 200 OK 1.1 close [connection=close,content-length=0]")
+        XCTAssertEqual(try parse(["HTTP/1.0 200 OK\r\ncontent-length: 0\r\n\r\n"]), ["head 200 OK close [content-length=0]", "end"])
+        XCTAssertEqual(try parse(["HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\ncontent-length: 0\r\n\r\n"]).first, "head 200 OK keep [Connection=Keep-Alive,content-length=0]")
+        XCTAssertEqual(try parse(["HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 0\r\n\r\n"]).first, "head 200 OK close [connection=close,content-length=0]")
     }
 
     func testNoBodyForHEADAnd304AndInterimResponsesAreSkipped() throws {
-        XCTAssertEqual(try parse(["HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n"], head: true), ["head 200 OK 1.1 keep [content-length=10]", "end"])
-        XCTAssertEqual(try parse(["HTTP/1.1 304 Not Modified\r\ncontent-length: 10\r\n\r\n"]), ["head 304 Not Modified 1.1 keep [content-length=10]", "end"])
+        XCTAssertEqual(try parse(["HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n"], head: true), ["head 200 OK keep [content-length=10]", "end"])
+        XCTAssertEqual(try parse(["HTTP/1.1 304 Not Modified\r\ncontent-length: 10\r\n\r\n"]), ["head 304 Not Modified keep [content-length=10]", "end"])
         XCTAssertEqual(
             try parse(["HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: x\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\nz"]),
-            ["head 200 OK 1.1 keep [content-length=1]", "body z", "end"]
+            ["head 200 OK keep [content-length=1]", "body z", "end"]
         )
     }
 
     func testConnectionReuseNeedsANewRequest() throws {
         var parser = P()
         parser.expectResponse(toHEAD: false)
-        XCTAssertEqual(try parse(["HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\na"], parser: &parser), ["head 200 OK 1.1 keep [content-length=1]", "body a", "end"])
+        XCTAssertEqual(try parse(["HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\na"], parser: &parser), ["head 200 OK keep [content-length=1]", "body a", "end"])
         XCTAssertTrue(parser.isIdle)
         XCTAssertThrowsError(try parse(["HTTP/1.1 200 OK\r\n\r\n"], parser: &parser)) { XCTAssertEqual($0 as? P.ParseError, .unsolicitedResponse) }
         parser = P()
@@ -133,10 +133,10 @@ final class HTTP1ResponseParserTests: XCTestCase {
         // Upstream responses keep the leniency they had under llhttp: control characters other
         // than NUL and CR in values, and in chunk extensions, pass; a head sent a byte at a time
         // parses as it does whole.
-        XCTAssertEqual(try parse(["HTTP/1.1 200 OK\r\nX-A: \u{1B}[0m\r\ncontent-length: 0\r\n\r\n"]).first, "head 200 OK 1.1 keep [X-A=\u{1B}[0m,content-length=0]")
+        XCTAssertEqual(try parse(["HTTP/1.1 200 OK\r\nX-A: \u{1B}[0m\r\ncontent-length: 0\r\n\r\n"]).first, "head 200 OK keep [X-A=\u{1B}[0m,content-length=0]")
         XCTAssertEqual(try parse(["HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1;a=\u{1}\r\nz\r\n0\r\n\r\n"]).count, 3)
         let response = "HTTP/1.1 200 OK\r\nA: 1\r\ncontent-length: 1\r\n\r\nz"
-        XCTAssertEqual(try parse(response.map { String($0) }), ["head 200 OK 1.1 keep [A=1,content-length=1]", "body z", "end"])
+        XCTAssertEqual(try parse(response.map { String($0) }), ["head 200 OK keep [A=1,content-length=1]", "body z", "end"])
     }
 
     func testBodylessResponsesAreNotSplitCandidatesAndHTTP10TransferCodingCloses() throws {
@@ -144,14 +144,14 @@ final class HTTP1ResponseParserTests: XCTestCase {
         // item 1 before item 3); an invalid length on them is not passed on.
         XCTAssertEqual(
             try parse(["HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"], head: true),
-            ["head 200 OK 1.1 keep [Content-Length=5,Transfer-Encoding=chunked]", "end"]
+            ["head 200 OK keep [Content-Length=5,Transfer-Encoding=chunked]", "end"]
         )
         XCTAssertEqual(try parse(["HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"]).count, 2)
-        XCTAssertEqual(try parse(["HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\n"], head: true), ["head 200 OK 1.1 keep []", "end"])
+        XCTAssertEqual(try parse(["HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\n"], head: true), ["head 200 OK keep []", "end"])
         // HTTP/1.0 has no transfer codings: read, but the connection is not reused.
         XCTAssertEqual(
             try parse(["HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"]).first,
-            "head 200 OK 1.0 close [Connection=keep-alive,Transfer-Encoding=chunked]"
+            "head 200 OK close [Connection=keep-alive,Transfer-Encoding=chunked]"
         )
     }
 

@@ -42,9 +42,9 @@ final class HTTP2GRPCTests: XCTestCase {
         for (flag, status) in cases {
             let response = LocalResponse(flag: flag, grpc: true, requestID: "r")
             XCTAssertEqual(response.head.status.code, 200, flag.rawValue)
-            XCTAssertEqual(response.head.headers["grpc-status"], [status], flag.rawValue)
-            XCTAssertEqual(response.head.headers["x-sidecar-error"], [flag.rawValue])
-            XCTAssertFalse(response.head.headers["grpc-message"].isEmpty)
+            XCTAssertEqual(response.head.fields.headers["grpc-status"], [status], flag.rawValue)
+            XCTAssertEqual(response.head.fields.headers["x-sidecar-error"], [flag.rawValue])
+            XCTAssertFalse(response.head.fields.headers["grpc-message"].isEmpty)
             XCTAssertEqual(response.body.readableBytes, 0, "no body: HTTP/2 sends one HEADERS frame with END_STREAM")
         }
     }

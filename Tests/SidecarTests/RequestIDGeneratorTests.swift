@@ -22,4 +22,15 @@ final class RequestIDGeneratorTests: XCTestCase {
         }
         XCTAssertEqual(seen.count, 1000)
     }
+
+    func testEveryBitLandsInItsDigit() {
+        XCTAssertEqual(RequestIDGenerator.text(high: 0x0123_4567_89AB_CDEF, low: 0xFEDC_BA98_7654_3210), "01234567-89ab-cdef-fedc-ba9876543210")
+        XCTAssertEqual(RequestIDGenerator.text(high: 0, low: .max), "00000000-0000-0000-ffff-ffffffffffff")
+        for shift in 0..<64 {
+            let text = RequestIDGenerator.text(high: 1 << UInt64(shift), low: 0)
+            let digits = text.filter { $0 != "-" }
+            XCTAssertEqual(digits.count, 32)
+            XCTAssertEqual(UInt64(digits.prefix(16), radix: 16), 1 << UInt64(shift), text)
+        }
+    }
 }

@@ -8,7 +8,7 @@ final class TraceContextParserTests: XCTestCase {
     private var traceID: TraceID { TraceID(high: 0x4bf9_2f35_77b3_4da6, low: 0xa3ce_929d_0e0e_4736) }
 
     private func extract(_ headers: [(String, String)], formats: [PropagationFormat] = [.tracecontext, .b3]) -> TraceContext? {
-        TraceContextParser.extract(from: HTTPHeaders(headers), formats: formats)
+        TraceContextParser.extract(from: HTTPFieldBlock(headers), formats: formats)
     }
 
     // MARK: W3C traceparent

@@ -16,15 +16,15 @@ final class TracePropagationTests: XCTestCase {
     }
 
     private func trace(_ headers: [(String, String)], _ tracer: LoopTracer, _ direction: TrafficDirection = .outbound) -> ExchangeTrace {
-        ExchangeTrace(headers: HTTPHeaders(headers), tracer: tracer, direction: direction, startTime: .now())
+        ExchangeTrace(headers: HTTPFieldBlock(headers), tracer: tracer, direction: direction, startTime: .now())
     }
 
     /// The headers attempt `attempt` carries.
     private func stamped(_ trace: inout ExchangeTrace, attempt: Int = 1, into base: [(String, String)] = []) -> HTTPHeaders {
         trace.attemptStarted(attempt: attempt, method: "GET", target: "/x", endpoint: endpoint, cluster: "payments")
-        var headers = HTTPHeaders(base)
-        trace.stamp(&headers)
-        return headers
+        var fields = HTTPFieldBlock(base)
+        trace.stamp(&fields)
+        return fields.headers
     }
 
     private func parts(_ traceparent: String?) -> [Substring] {
@@ -197,7 +197,7 @@ final class TracePropagationTests: XCTestCase {
         debug.debug = true
         debug.sampled = true
         XCTAssertEqual(TraceHeaderWriter.b3Single(debug), "\(traceHex)-\(parentHex)-d")
-        var headers = HTTPHeaders([("tracestate", "stale=1"), ("X-B3-Sampled", "0")])
+        var headers = HTTPFieldBlock([("tracestate", "stale=1"), ("X-B3-Sampled", "0")])
         TraceHeaderWriter.write(debug, formats: [.tracecontext, .b3], rewriteB3Multi: true, into: &headers)
         XCTAssertNil(headers.first(name: "tracestate"), "no tracestate of ours: the stale one goes")
         XCTAssertEqual(headers.first(name: "x-b3-flags"), "1")
@@ -233,7 +233,7 @@ final class TracePropagationTests: XCTestCase {
 final class StubDownstream: DownstreamStream {
     let eventLoop: EventLoop = EmbeddedEventLoop()
     var isWritable: Bool { true }
-    func sendResponseHead(_ head: HTTPResponseHead) {}
+    func sendResponseHead(_ head: ProxyResponseHead) {}
     func sendResponseBody(_ buffer: ByteBuffer) {}
     func sendResponseEnd(_ trailers: HTTPHeaders?) {}
     func setRequestReadingPaused(_ paused: Bool) {}

@@ -36,22 +36,54 @@ enum HopByHopHeaders {
         return wantsClose
     }
 
+    /// Strips hop-by-hop fields from a field block (a response on its way to the caller) in
+    /// place, comparing the received bytes. Returns true when the message asked for `Connection: close`.
+    @discardableResult
+    static func strip(_ fields: inout HTTPFieldBlock) -> Bool {
+        var found = false
+        var wantsClose = false
+        var named: [[UInt8]] = []
+        fields.forEachField { name, value in
+            guard isHopByHop(name) else { return }
+            found = true
+            guard name.count == 10, HTTPFieldBlock.equalIgnoringASCIICase(name, "connection") else { return }
+            HTTP1RequestValidator.forEachListItem(value) { token in
+                if token.equalsIgnoringASCIICase("close") {
+                    wantsClose = true
+                } else if !token.equalsIgnoringASCIICase("keep-alive") {
+                    named.append(Array(token))
+                }
+            }
+        }
+        guard found else { return false }
+        fields.removeAll { name, _ in
+            isHopByHop(name) || named.contains { token in token.withUnsafeBytes { HTTPFieldBlock.equalIgnoringASCIICase(name, $0) } }
+        }
+        return wantsClose
+    }
+
     /// True for the names `strip` removes (checked by length first, then case-insensitively).
     static func isHopByHop(_ name: String) -> Bool {
-        let utf8 = name.utf8
-        switch utf8.count {
-        case 2: return name.equalsIgnoringASCIICase("te")
-        case 7: return name.equalsIgnoringASCIICase("upgrade") || isProxyPrefixed(name)
-        case 10: return name.equalsIgnoringASCIICase("connection") || name.equalsIgnoringASCIICase("keep-alive") || isProxyPrefixed(name)
-        case 17: return name.equalsIgnoringASCIICase("transfer-encoding") || isProxyPrefixed(name)
+        var name = name
+        return name.withUTF8 { isHopByHop(UnsafeRawBufferPointer($0)) }
+    }
+
+    static func isHopByHop(_ name: UnsafeRawBufferPointer) -> Bool {
+        switch name.count {
+        case 2: return HTTPFieldBlock.equalIgnoringASCIICase(name, "te")
+        case 7: return HTTPFieldBlock.equalIgnoringASCIICase(name, "upgrade") || isProxyPrefixed(name)
+        case 10:
+            return HTTPFieldBlock.equalIgnoringASCIICase(name, "connection") || HTTPFieldBlock.equalIgnoringASCIICase(name, "keep-alive")
+                || isProxyPrefixed(name)
+        case 17: return HTTPFieldBlock.equalIgnoringASCIICase(name, "transfer-encoding") || isProxyPrefixed(name)
         default:
-            return utf8.count > 6 && isProxyPrefixed(name)
+            return name.count > 6 && isProxyPrefixed(name)
         }
     }
 
     /// `Proxy-*`; the first byte rules out most names.
-    private static func isProxyPrefixed(_ name: String) -> Bool {
-        guard name.utf8.first.map({ $0 | 0x20 }) == UInt8(ascii: "p") else { return false }
-        return name.hasPrefixIgnoringASCIICase("proxy-")
+    private static func isProxyPrefixed(_ name: UnsafeRawBufferPointer) -> Bool {
+        guard name.count >= 6, name[0] | 0x20 == UInt8(ascii: "p") else { return false }
+        return HTTPFieldBlock.equalIgnoringASCIICase(UnsafeRawBufferPointer(rebasing: name[0..<6]), "proxy-")
     }
 }

@@ -152,7 +152,7 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
         }
     }
 
-    private func receiveHead(_ head: consuming HTTPRequestHead, context: ChannelHandlerContext) {
+    private func receiveHead(_ head: consuming ProxyRequestHead, context: ChannelHandlerContext) {
         requestMethod = head.method
         requestVersion = head.version
         keepAlive = head.isKeepAlive
@@ -169,7 +169,7 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
         let framing = verdict.framing
         parser.startBody(framing)
         if let length = verdict.contentLengthToRewrite {
-            head.headers.replaceOrAdd(name: "content-length", value: String(length))
+            head.fields.replaceOrAdd(name: "content-length", value: String(length))
         }
         if worker.drain.isDraining, requestsServed > 0 {
             keepAlive = false
@@ -184,7 +184,7 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
         requestsServed += 1
         if verdict.expectsContinue {
             var interim = context.channel.allocator.buffer(capacity: 32)
-            interim.writeHTTPResponseHead(HTTPResponseHead(version: head.version, status: .continue))
+            interim.writeHTTPResponseHead(ProxyResponseHead(status: .continue), version: head.version)
             context.writeAndFlush(wrapOutboundOut(interim), promise: nil)
         }
         let exchange = ProxyExchange(
@@ -201,7 +201,7 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
 
     /// Answers this request from the sidecar without proxying it. A body that follows is read
     /// and discarded (the connection stays usable when the body is well-formed).
-    private func answerLocally(head: HTTPRequestHead, framing: HTTP1RequestValidator.BodyFraming, flag: ProxyErrorFlag) {
+    private func answerLocally(head: ProxyRequestHead, framing: HTTP1RequestValidator.BodyFraming, flag: ProxyErrorFlag) {
         discardingRequest = framing != .none
         let exchange = ProxyExchange(head: head, requestHasBody: framing != .none, downstream: self, worker: worker, listener: listener, peer: peer)
         self.exchange = exchange
@@ -209,7 +209,7 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
     }
 
     /// A head that parses but must not be proxied: answered 400, and the connection closes.
-    private func respondToMalformedRequest(head: HTTPRequestHead) {
+    private func respondToMalformedRequest(head: ProxyRequestHead) {
         keepAlive = false
         discardingRequest = true
         inputRejected = true
@@ -223,10 +223,10 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
         guard let context, !closing else { return }
         closing = true
         var head = response.head
-        head.headers.replaceOrAdd(name: "connection", value: "close")
+        head.fields.remove(name: "connection")
         var body = response.body
         var output = context.channel.allocator.buffer(capacity: 256 + body.readableBytes)
-        output.writeHTTPResponseHead(head)
+        output.writeHTTPResponseHead(head, connection: "close")
         output.writeBuffer(&body)
         context.writeAndFlush(wrapOutboundOut(output)).whenComplete { _ in
             context.close(promise: nil)
@@ -304,19 +304,18 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
 
     // MARK: DownstreamStream
 
-    func sendResponseHead(_ head: HTTPResponseHead) {
+    func sendResponseHead(_ head: ProxyResponseHead) {
         guard let context else { return }
         lastActivity = .now()
         responseHeadSent = true
         var head = head
-        head.version = requestVersion.minor == 0 ? .http1_0 : .http1_1
+        let version: HTTPVersion = requestVersion.minor == 0 ? .http1_0 : .http1_1
         let bodyAllowed = requestMethod != .HEAD && head.status.code >= 200 && head.status.code != 204 && head.status.code != 304
         responseBodyAllowed = bodyAllowed
         var chunked = false
-        if bodyAllowed, !head.headers.contains(name: "content-length") {
+        if bodyAllowed, !head.fields.contains(lowercaseName: "content-length") {
             if requestVersion.minor >= 1 {
-                head.headers.add(name: "transfer-encoding", value: "chunked")
-                chunked = true
+                chunked = true  // `transfer-encoding: chunked` is written with the head
             } else {
                 keepAlive = false  // HTTP/1.0: the body ends when the connection closes
             }
@@ -325,12 +324,16 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
             // Draining, or answered before the whole request arrived: this connection ends here.
             keepAlive = false
         }
-        if !keepAlive {
-            head.headers.replaceOrAdd(name: "connection", value: "close")
-        } else if requestVersion.minor == 0 {
-            head.headers.replaceOrAdd(name: "connection", value: "keep-alive")
-        }
-        writer.writeHead(chunked: chunked, allocator: context.channel.allocator, encode: { $0.writeHTTPResponseHead(head) }) {
+        // The framing fields are this connection's: any the head carries make way (the exchange
+        // already stripped an upstream's hop-by-hop fields, so this is rarely more than a scan).
+        if chunked, head.fields.contains(lowercaseName: "transfer-encoding") { head.fields.remove(name: "transfer-encoding") }
+        let connection: StaticString? = !keepAlive ? "close" : requestVersion.minor == 0 ? "keep-alive" : nil
+        if connection != nil, head.fields.contains(lowercaseName: "connection") { head.fields.remove(name: "connection") }
+        writer.writeHead(
+            chunked: chunked,
+            allocator: context.channel.allocator,
+            encode: { $0.writeHTTPResponseHead(head, version: version, chunked: chunked, connection: connection) }
+        ) {
             context.write(wrapOutboundOut($0), promise: nil)
         }
     }

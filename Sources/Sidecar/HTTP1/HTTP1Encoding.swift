@@ -9,43 +9,52 @@ import NIOHTTP1
 /// `memcpy` per name and value: SwiftNIO's encoder writes every piece with its own capacity
 /// check, and on the request path that was ~6 % of the hop's instructions.
 extension ByteBuffer {
-    mutating func writeHTTPResponseHead(_ head: HTTPResponseHead) {
+    /// Writes a response head: the status line for `version`, the fields as they arrived (runs
+    /// of plain lines copied whole), then the framing fields the downstream decided on —
+    /// `transfer-encoding: chunked` when `chunked`, `connection: <connection>` when given.
+    mutating func writeHTTPResponseHead(
+        _ head: ProxyResponseHead,
+        version: HTTPVersion = .http1_1,
+        chunked: Bool = false,
+        connection: StaticString? = nil
+    ) {
         let code = Int(head.status.code)
-        guard head.version.major == 1, head.version.minor <= 1, (100...999).contains(code) else {
-            writeHTTPVersion(head.version)
-            writeString(" \(code) \(head.status.reasonPhrase)\r\n")
-            writeHTTPHeaderBlock(head.headers)
-            return
-        }
-        // Everything in one sized write: `HTTP/1.x NNN reason`, the fields, the blank line.
         let reason = head.status.reasonPhrase
-        let size = 13 + reason.utf8.count + 2 + Self.headerBlockSize(head.headers)
-        let minor = UInt8(truncatingIfNeeded: head.version.minor)
+        let framingSize = (chunked ? 28 : 0) + (connection.map { 14 + $0.utf8CodeUnitCount } ?? 0)
+        // `HTTP/1.x NNN reason` CRLF, the fields, the framing fields, the blank line: one sized write.
+        let size = 13 + reason.utf8.count + 2 + head.fields.encodedLength + framingSize + 2
+        let minor = UInt8(truncatingIfNeeded: version.minor)
+        let validCode = (100...999).contains(code)
         writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
             var offset = out.copyStatic("HTTP/1.", at: 0)
-            out[7] = UInt8(ascii: "0") + minor
+            out[7] = UInt8(ascii: "0") + (minor <= 1 ? minor : 1)
             out[8] = UInt8(ascii: " ")
-            out[9] = UInt8(ascii: "0") + UInt8(code / 100)
-            out[10] = UInt8(ascii: "0") + UInt8(code / 10 % 10)
-            out[11] = UInt8(ascii: "0") + UInt8(code % 10)
+            // A code outside three digits cannot be sent: the codecs that make heads never do.
+            let shown = validCode ? code : 500
+            out[9] = UInt8(ascii: "0") + UInt8(shown / 100)
+            out[10] = UInt8(ascii: "0") + UInt8(shown / 10 % 10)
+            out[11] = UInt8(ascii: "0") + UInt8(shown % 10)
             out[12] = UInt8(ascii: " ")
             offset = out.copyUTF8(reason, at: 13)
             offset = out.copyStatic("\r\n", at: offset)
-            return Self.writeFields(head.headers, into: out, at: offset)
+            offset = head.fields.encode(into: out, at: offset)
+            if chunked { offset = out.copyStatic("transfer-encoding: chunked\r\n", at: offset) }
+            if let connection {
+                offset = out.copyStatic("connection: ", at: offset)
+                offset = out.copyStatic(connection, at: offset)
+                offset = out.copyStatic("\r\n", at: offset)
+            }
+            return out.copyStatic("\r\n", at: offset)
         }
     }
 
-    mutating func writeHTTPRequestHead(_ head: HTTPRequestHead) {
-        guard head.version.major == 1, head.version.minor <= 1 else {
-            writeString("\(head.method.rawValue) \(head.uri) ")
-            writeHTTPVersion(head.version)
-            writeStaticString("\r\n")
-            writeHTTPHeaderBlock(head.headers)
-            return
-        }
+    /// Writes a request head: the request line, the fields as they arrived (runs of plain lines
+    /// copied whole), `transfer-encoding: chunked` when `chunked`, the blank line. The version is
+    /// HTTP/1.1 (what the proxy speaks upstream) unless the head says HTTP/1.0.
+    mutating func writeHTTPRequestHead(_ head: ProxyRequestHead, chunked: Bool = false) {
         let method = head.method.rawValue
-        let size = method.utf8.count + 1 + head.uri.utf8.count + 11 + Self.headerBlockSize(head.headers)
-        let minor = UInt8(truncatingIfNeeded: head.version.minor)
+        let size = method.utf8.count + 1 + head.uri.utf8.count + 11 + head.fields.encodedLength + (chunked ? 28 : 0) + 2
+        let minor: UInt8 = head.version.major == 1 && head.version.minor == 0 ? 0 : 1
         writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
             var offset = out.copyUTF8(method, at: 0)
             out[offset] = UInt8(ascii: " ")
@@ -53,7 +62,9 @@ extension ByteBuffer {
             offset = out.copyStatic(" HTTP/1.", at: offset)
             out[offset] = UInt8(ascii: "0") + minor
             offset = out.copyStatic("\r\n", at: offset + 1)
-            return Self.writeFields(head.headers, into: out, at: offset)
+            offset = head.fields.encode(into: out, at: offset)
+            if chunked { offset = out.copyStatic("transfer-encoding: chunked\r\n", at: offset) }
+            return out.copyStatic("\r\n", at: offset)
         }
     }
 
@@ -107,18 +118,6 @@ extension ByteBuffer {
     mutating func writeHTTPLastChunk(trailers: HTTPHeaders?) {
         writeStaticString("0\r\n")
         writeHTTPHeaderBlock(trailers ?? HTTPHeaders())
-    }
-
-    private mutating func writeHTTPVersion(_ version: HTTPVersion) {
-        switch (version.major, version.minor) {
-        case (1, 1): writeStaticString("HTTP/1.1")
-        case (1, 0): writeStaticString("HTTP/1.0")
-        default:
-            writeStaticString("HTTP/")
-            writeString(String(version.major))
-            writeInteger(UInt8(ascii: "."))
-            writeString(String(version.minor))
-        }
     }
 }
 

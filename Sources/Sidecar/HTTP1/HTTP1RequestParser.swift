@@ -25,7 +25,7 @@ import NIOHTTP1
 /// then `next` returns nil.
 struct HTTP1RequestParser {
     enum Event: Equatable {
-        case head(HTTPRequestHead)
+        case head(ProxyRequestHead)
         case body(ByteBuffer)
         case end(HTTPHeaders?)
     }
@@ -102,16 +102,21 @@ struct HTTP1RequestParser {
 
     // MARK: - Head
 
-    private mutating func parseHead(_ buffer: inout ByteBuffer) throws -> HTTPRequestHead? {
+    /// The head at the start of `buffer`, once its blank line is there. Its fields stay in the
+    /// received bytes, copied once into storage of their own: the exchange keeps the head for as
+    /// long as it may retry, and a slice would pin the whole read buffer (and keep SwiftNIO from
+    /// reusing it for the next read) all that time.
+    private mutating func parseHead(_ buffer: inout ByteBuffer) throws -> ProxyRequestHead? {
         guard let headLength = try head.scan(buffer) else {
             // A request line that can no longer fit is a target too long (414's case, said 400).
             if head.isInStartLine, buffer.readableBytes > maxRequestLineBytes { throw HTTP1ParseError.invalidRequest(.uriTooLong) }
             return nil
         }
-        let parsed = try buffer.withUnsafeReadableBytes { bytes in
-            try parseHeadBytes(UnsafeRawBufferPointer(rebasing: bytes[0..<headLength]))
-        }
-        buffer.moveReaderIndex(forwardBy: headLength)
+        // Room for the fields the exchange appends (attempt, request id, trace context).
+        var headBytes = ByteBufferAllocator().buffer(capacity: headLength + 256)
+        headBytes.writeImmutableBuffer(buffer.readSlice(length: headLength)!)
+        var (parsed, locations) = try headBytes.withUnsafeReadableBytes { try parseHeadBytes($0) }
+        parsed.fields = HTTPFieldBlock(storage: headBytes, locations: locations)
         return parsed
     }
 
@@ -129,7 +134,8 @@ struct HTTP1RequestParser {
         return trailers.isEmpty ? nil : trailers
     }
 
-    private func parseHeadBytes(_ bytes: UnsafeRawBufferPointer) throws -> HTTPRequestHead {
+    /// The request line, and where the fields lie in `bytes`.
+    private func parseHeadBytes(_ bytes: UnsafeRawBufferPointer) throws -> (ProxyRequestHead, [HTTPFieldBlock.Location]) {
         guard let newline = HTTP1Syntax.newlineIndex(in: bytes, from: 0, to: bytes.count),
             newline > 0, bytes[newline - 1] == UInt8(ascii: "\r")
         else { throw HTTP1ParseError.invalidRequestLine }
@@ -169,9 +175,10 @@ struct HTTP1RequestParser {
         }
         let minor = Int(bytes[version + 7] &- UInt8(ascii: "0"))
 
-        var headers = HTTPHeaders()
-        _ = try HTTP1Syntax.parseFields(bytes, from: newline + 1, into: &headers, maxCount: maxHeaderCount, strict: true)
-        return HTTPRequestHead(version: HTTPVersion(major: 1, minor: minor), method: method, uri: uri, headers: headers)
+        var locations: [HTTPFieldBlock.Location] = []
+        locations.reserveCapacity(16)
+        _ = try HTTP1Syntax.scanFields(bytes, from: newline + 1, into: &locations, maxCount: maxHeaderCount, strict: true)
+        return (ProxyRequestHead(version: HTTPVersion(major: 1, minor: minor), method: method, uri: uri), locations)
     }
 
     /// The method for its bytes: the common ones without making a `String`.

@@ -32,7 +32,7 @@ enum HTTP1RequestValidator {
         var contentLengthToRewrite: Int? = nil
     }
 
-    static func validate(_ head: HTTPRequestHead, maxUriBytes: Int) -> Result<Verdict, Problem> {
+    static func validate(_ head: ProxyRequestHead, maxUriBytes: Int) -> Result<Verdict, Problem> {
         if head.uri.utf8.count > maxUriBytes { return .failure(.uriTooLong) }
         // Comma-separated list items, counted as `HTTPHeaders[canonicalForm:]` would split them.
         var hosts = 0
@@ -43,23 +43,27 @@ enum HTTP1RequestValidator {
         var lengthInvalid = false
         var lengthIsPlain = true
         var expectsContinue = false
-        for (name, value) in head.headers {
-            switch name.utf8.count {
-            case 4 where name.equalsIgnoringASCIICase("host"):
-                hosts += listItemCount(value)
-            case 6 where name.equalsIgnoringASCIICase("expect"):
-                if !expectsContinue { expectsContinue = listContains(value, "100-continue") }
-            case 14 where name.equalsIgnoringASCIICase("content-length"):
+        head.fields.forEachField { name, value in
+            switch name.count {
+            case 4 where HTTPFieldBlock.equalIgnoringASCIICase(name, "host"):
+                forEachListItem(value) { _ in hosts += 1 }
+            case 6 where HTTPFieldBlock.equalIgnoringASCIICase(name, "expect"):
+                if !expectsContinue {
+                    forEachListItem(value) { item in
+                        if item.equalsIgnoringASCIICase("100-continue") { expectsContinue = true }
+                    }
+                }
+            case 14 where HTTPFieldBlock.equalIgnoringASCIICase(name, "content-length"):
                 contentLengthHeaders += 1
                 if !lengthInvalid, !parseContentLength(value, into: &length) { lengthInvalid = true }
-                if lengthIsPlain, !value.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) { lengthIsPlain = false }
-            case 17 where name.equalsIgnoringASCIICase("transfer-encoding"):
+                if lengthIsPlain, !value.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) { lengthIsPlain = false }
+            case 17 where HTTPFieldBlock.equalIgnoringASCIICase(name, "transfer-encoding"):
                 forEachListItem(value) { item in
                     transferCodings += 1
                     if !item.equalsIgnoringASCIICase("chunked") { onlyChunked = false }
                 }
             default:
-                continue
+                return
             }
         }
         if hosts > 1 { return .failure(.multipleHosts) }
@@ -85,6 +89,12 @@ enum HTTP1RequestValidator {
     /// equal values (RFC 9110 section 8.6), each at most 18 digits, agreeing with any earlier one.
     /// Returns false when the value is not acceptable.
     static func parseContentLength(_ value: String, into length: inout Int?) -> Bool {
+        var value = value
+        return value.withUTF8 { parseContentLength(UnsafeRawBufferPointer($0), into: &length) }
+    }
+
+    /// `parseContentLength` over the value's received bytes.
+    static func parseContentLength(_ value: UnsafeRawBufferPointer, into length: inout Int?) -> Bool {
         var current = 0
         var digits = 0
         var sawSpaceAfterDigits = false
@@ -97,7 +107,7 @@ enum HTTP1RequestValidator {
             sawSpaceAfterDigits = false
             return true
         }
-        for byte in value.utf8 {
+        for byte in value {
             switch byte {
             case UInt8(ascii: "0")...UInt8(ascii: "9"):
                 guard !sawSpaceAfterDigits, digits < 18 else { return false }
@@ -119,36 +129,26 @@ enum HTTP1RequestValidator {
     /// are only valid inside `body`.
     static func forEachListItem(_ value: String, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
         var value = value
-        value.withUTF8 { bytes in
-            let count = bytes.count
-            var start = 0
-            while start < count {
-                var end = start
-                while end < count, bytes[end] != UInt8(ascii: ",") { end += 1 }
-                if start < end {
-                    var first = start
-                    var last = end
-                    while first < last, bytes[first] == UInt8(ascii: " ") || bytes[first] == UInt8(ascii: "\t") { first += 1 }
-                    while last > first, bytes[last - 1] == UInt8(ascii: " ") || bytes[last - 1] == UInt8(ascii: "\t") { last -= 1 }
-                    body(UnsafeBufferPointer(rebasing: bytes[first..<last]))
-                }
-                start = end + 1
+        value.withUTF8 { forEachListItem(UnsafeRawBufferPointer($0), body) }
+    }
+
+    /// `forEachListItem` over the value's received bytes.
+    static func forEachListItem(_ value: UnsafeRawBufferPointer, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
+        let bytes = value.assumingMemoryBound(to: UInt8.self)
+        let count = bytes.count
+        var start = 0
+        while start < count {
+            var end = start
+            while end < count, bytes[end] != UInt8(ascii: ",") { end += 1 }
+            if start < end {
+                var first = start
+                var last = end
+                while first < last, bytes[first] == UInt8(ascii: " ") || bytes[first] == UInt8(ascii: "\t") { first += 1 }
+                while last > first, bytes[last - 1] == UInt8(ascii: " ") || bytes[last - 1] == UInt8(ascii: "\t") { last -= 1 }
+                body(UnsafeBufferPointer(rebasing: bytes[first..<last]))
             }
+            start = end + 1
         }
-    }
-
-    static func listItemCount(_ value: String) -> Int {
-        var count = 0
-        forEachListItem(value) { _ in count += 1 }
-        return count
-    }
-
-    static func listContains(_ value: String, _ lowercase: StaticString) -> Bool {
-        var found = false
-        forEachListItem(value) { item in
-            if !found, item.equalsIgnoringASCIICase(lowercase) { found = true }
-        }
-        return found
     }
 }
 

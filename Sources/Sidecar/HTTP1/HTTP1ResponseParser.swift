@@ -23,7 +23,7 @@ struct HTTP1ResponseParser {
     enum Event: Equatable {
         /// A final response head; `keepAlive` says whether the connection may serve another
         /// request after this response.
-        case head(HTTPResponseHead, keepAlive: Bool)
+        case head(ProxyResponseHead, keepAlive: Bool)
         case body(ByteBuffer)
         case end(HTTPHeaders?)
     }
@@ -118,20 +118,19 @@ struct HTTP1ResponseParser {
     // MARK: - Head
 
     /// Parses a complete head at the start of `buffer`. Returns nil when its blank line has not
-    /// arrived; the framing state is nil for an interim (1xx) response.
-    private mutating func parseHead(_ buffer: inout ByteBuffer) throws -> (HTTPResponseHead, Bool, HTTP1BodyDecoder.Framing?)? {
-        guard let headLength = try headScanner.scan(buffer) else { return nil }
-        let parsed = try buffer.withUnsafeReadableBytes { bytes in
-            try parseHeadBytes(UnsafeRawBufferPointer(rebasing: bytes[0..<headLength]))
-        }
-        buffer.moveReaderIndex(forwardBy: headLength)
-        let code = Int(parsed.status.code)
-        if code >= 100, code < 200, code != 101 { return (parsed, false, nil) }
+    /// arrived; the framing state is nil for an interim (1xx) response. The head's fields stay in
+    /// the received bytes (a slice of `buffer`, not a copy).
+    private mutating func parseHead(_ buffer: inout ByteBuffer) throws -> (ProxyResponseHead, Bool, HTTP1BodyDecoder.Framing?)? {
+        guard let headLength = try headScanner.scan(buffer), let headBytes = buffer.readSlice(length: headLength) else { return nil }
+        let statusLine = try headBytes.withUnsafeReadableBytes { try parseHeadBytes($0) }
+        let code = statusLine.code
+        var head = ProxyResponseHead(status: statusLine.status, fields: HTTPFieldBlock(storage: headBytes, locations: statusLine.fields))
+        if code >= 100, code < 200, code != 101 { return (head, false, nil) }
 
         // A proxy strips `Upgrade`: a switch of protocols was never asked for.
         if code == 101 { throw ParseError.unexpectedUpgrade }
-        var head = parsed
-        var keepAlive = parsed.version.minor >= 1
+        let minor = statusLine.minor
+        var keepAlive = minor >= 1
         var contentLength: Int?
         var lengthValid = true
         var contentLengthFields = 0
@@ -139,39 +138,39 @@ struct HTTP1ResponseParser {
         var hasTransferEncoding = false
         var onlyChunked = true
         var codings = 0
-        for (name, value) in parsed.headers {
-            switch name.utf8.count {
-            case 10 where name.equalsIgnoringASCIICase("connection"):
+        head.fields.forEachField { name, value in
+            switch name.count {
+            case 10 where HTTPFieldBlock.equalIgnoringASCIICase(name, "connection"):
                 HTTP1RequestValidator.forEachListItem(value) { token in
                     if token.equalsIgnoringASCIICase("close") { keepAlive = false }
-                    if token.equalsIgnoringASCIICase("keep-alive"), parsed.version.minor == 0 { keepAlive = true }
+                    if token.equalsIgnoringASCIICase("keep-alive"), minor == 0 { keepAlive = true }
                 }
-            case 14 where name.equalsIgnoringASCIICase("content-length"):
+            case 14 where HTTPFieldBlock.equalIgnoringASCIICase(name, "content-length"):
                 contentLengthFields += 1
                 if !HTTP1RequestValidator.parseContentLength(value, into: &contentLength) { lengthValid = false }
-                if !value.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) { contentLengthIsCanonical = false }
-            case 17 where name.equalsIgnoringASCIICase("transfer-encoding"):
+                if !value.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) { contentLengthIsCanonical = false }
+            case 17 where HTTPFieldBlock.equalIgnoringASCIICase(name, "transfer-encoding"):
                 hasTransferEncoding = true
                 HTTP1RequestValidator.forEachListItem(value) { coding in
                     codings += 1
                     if !coding.equalsIgnoringASCIICase("chunked") { onlyChunked = false }
                 }
             default:
-                continue
+                return
             }
         }
         if contentLengthFields > 1 || !contentLengthIsCanonical {
             if lengthValid, let contentLength {
                 // `Content-Length: 5, 5` or the field twice: passed on as one plain value.
-                head.headers.replaceOrAdd(name: "content-length", value: String(contentLength))
+                head.fields.replaceOrAdd(name: "content-length", value: String(contentLength))
             } else {
                 // Invalid: an error below when a body follows; otherwise not passed on.
-                head.headers.remove(name: "content-length")
+                head.fields.remove(name: "content-length")
             }
         }
         // HTTP/1.0 has no transfer codings: such framing is faulty (RFC 9112 section 6.1), and
         // the connection is not reused after it.
-        if hasTransferEncoding, parsed.version.minor == 0 { keepAlive = false }
+        if hasTransferEncoding, minor == 0 { keepAlive = false }
         let framing: HTTP1BodyDecoder.Framing
         if requestIsHEAD || code == 204 || code == 304 {
             // No body whatever the fields say (RFC 9112 section 6.3 item 1): nothing to split.
@@ -194,7 +193,15 @@ struct HTTP1ResponseParser {
         return (head, keepAlive, framing)
     }
 
-    private func parseHeadBytes(_ bytes: UnsafeRawBufferPointer) throws -> HTTPResponseHead {
+    /// A parsed status line and where the head's fields lie.
+    private struct StatusLine {
+        var minor: Int
+        var code: Int
+        var status: HTTPResponseStatus
+        var fields: [HTTPFieldBlock.Location]
+    }
+
+    private func parseHeadBytes(_ bytes: UnsafeRawBufferPointer) throws -> StatusLine {
         guard let lineEnd = HTTP1Syntax.newlineIndex(in: bytes, from: 0, to: bytes.count) else { throw ParseError.invalidStatusLine }
         let statusLine = UnsafeRawBufferPointer(rebasing: bytes[0..<(lineEnd > 0 && bytes[lineEnd - 1] == UInt8(ascii: "\r") ? lineEnd - 1 : lineEnd)])
         // HTTP/1.x SP 3DIGIT [SP reason-phrase]
@@ -215,14 +222,16 @@ struct HTTP1ResponseParser {
                 throw ParseError.invalidStatusLine
             }
         }
-        let reason = statusLine.count > 13 ? String(decoding: UnsafeRawBufferPointer(rebasing: statusLine[13...]), as: UTF8.self) : ""
-
-        var headers = HTTPHeaders()
-        _ = try HTTP1Syntax.parseFields(bytes, from: lineEnd + 1, into: &headers, maxCount: maxHeaderCount, strict: false)
-        return HTTPResponseHead(
-            version: HTTPVersion(major: 1, minor: minor),
-            status: HTTPResponseStatus(statusCode: code, reasonPhrase: reason),
-            headers: headers
-        )
+        let reason = UnsafeRawBufferPointer(rebasing: statusLine[min(13, statusLine.count)...])
+        let status: HTTPResponseStatus
+        if code == 200, HTTPFieldBlock.equalIgnoringASCIICase(reason, "ok") {
+            status = .ok  // the usual line, without making its text again
+        } else {
+            status = HTTPResponseStatus(statusCode: code, reasonPhrase: String(decoding: reason, as: UTF8.self))
+        }
+        var fields: [HTTPFieldBlock.Location] = []
+        fields.reserveCapacity(16)
+        _ = try HTTP1Syntax.scanFields(bytes, from: lineEnd + 1, into: &fields, maxCount: maxHeaderCount, strict: false)
+        return StatusLine(minor: minor, code: code, status: status, fields: fields)
     }
 }

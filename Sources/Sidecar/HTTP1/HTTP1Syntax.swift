@@ -81,41 +81,40 @@ enum HTTP1Syntax {
         strict ? isFieldValueByte(byte) : byte != 0 && byte != UInt8(ascii: "\r")
     }
 
-    /// Parses `name: value` lines from `position` up to and including the blank line that ends
-    /// them, appending to `headers`; returns the position after the blank line.
+    /// Finds the `name: value` lines from `position` up to and including the blank line that
+    /// ends them, appending where each name and value lies to `fields`; returns the position
+    /// after the blank line.
     ///
     /// Names are tokens with no whitespace before the colon (RFC 9112 section 5.1); obsolete line
     /// folding is an error. `strict` (requests: the hostile side): every line ends in CRLF (a
     /// bare LF is how parsers are made to disagree) and values have no control characters at all.
     /// Otherwise (responses) a bare LF ends a line (RFC 9112 section 2.2 allows it) and only NUL
-    /// and CR are refused in values (what could inject a line), as before this parser existed.
-    /// The fields go into `HTTPHeaders` in one piece: its `add` checks every name for ASCII again.
-    static func parseFields(
+    /// and CR are refused in values (what could inject a line).
+    static func scanFields(
         _ bytes: UnsafeRawBufferPointer,
         from start: Int,
-        into headers: inout HTTPHeaders,
+        into fields: inout [HTTPFieldBlock.Location],
         maxCount: Int,
         strict: Bool
     ) throws -> Int {
         let count = bytes.count
         var position = start
-        var fields: [(String, String)] = []
-        fields.reserveCapacity(16)
+        var found = 0
         while true {
             guard position < count, let newline = newlineIndex(in: bytes, from: position, to: count) else {
                 throw HTTP1ParseError.invalidHeader  // the caller found the blank line: this cannot be reached
             }
             var end = newline
-            if end > position, bytes[end - 1] == UInt8(ascii: "\r") {
+            let hasCR = end > position && bytes[end - 1] == UInt8(ascii: "\r")
+            if hasCR {
                 end -= 1
             } else if strict {
                 throw HTTP1ParseError.invalidHeader
             }
             if end == position {  // the blank line
-                position = newline + 1
-                break
+                return newline + 1
             }
-            if fields.count == maxCount { throw HTTP1ParseError.tooManyHeaders }
+            if found == maxCount { throw HTTP1ParseError.tooManyHeaders }
             // A token, then the colon: no whitespace before it, no obsolete line folding.
             var colon = position
             while colon < end, isTokenByte(bytes[colon]) { colon += 1 }
@@ -125,11 +124,40 @@ enum HTTP1Syntax {
             while valueStart < valueEnd, bytes[valueStart] == UInt8(ascii: " ") || bytes[valueStart] == UInt8(ascii: "\t") { valueStart += 1 }
             while valueEnd > valueStart, bytes[valueEnd - 1] == UInt8(ascii: " ") || bytes[valueEnd - 1] == UInt8(ascii: "\t") { valueEnd -= 1 }
             guard isValidFieldValue(bytes, from: valueStart, to: valueEnd, strict: strict) else { throw HTTP1ParseError.invalidHeader }
-            fields.append((
-                String(decoding: UnsafeRawBufferPointer(rebasing: bytes[position..<colon]), as: UTF8.self),
-                String(decoding: UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueEnd]), as: UTF8.self)
+            fields.append(HTTPFieldBlock.Location(
+                nameStart: position,
+                nameEnd: colon,
+                valueStart: valueStart,
+                valueEnd: valueEnd,
+                // `name: value` CRLF exactly (one space, nothing trailing): copied as it is.
+                isCanonicalLine: hasCR && valueEnd == end && valueStart == colon + 2 && bytes[colon + 1] == UInt8(ascii: " ")
             ))
+            found += 1
             position = newline + 1
+        }
+    }
+
+    /// Parses `name: value` lines as `scanFields` does, appending them to `headers` as `String`s
+    /// (request heads and trailers, which the proxy core still reads as `HTTPHeaders`); returns
+    /// the position after the blank line. The fields go into `HTTPHeaders` in one piece: its
+    /// `add` checks every name for ASCII again.
+    static func parseFields(
+        _ bytes: UnsafeRawBufferPointer,
+        from start: Int,
+        into headers: inout HTTPHeaders,
+        maxCount: Int,
+        strict: Bool
+    ) throws -> Int {
+        var locations: [HTTPFieldBlock.Location] = []
+        locations.reserveCapacity(16)
+        let position = try scanFields(bytes, from: start, into: &locations, maxCount: maxCount, strict: strict)
+        var fields: [(String, String)] = []
+        fields.reserveCapacity(locations.count)
+        for location in locations {
+            fields.append((
+                String(decoding: UnsafeRawBufferPointer(rebasing: bytes[Int(location.nameStart)..<Int(location.nameEnd)]), as: UTF8.self),
+                String(decoding: UnsafeRawBufferPointer(rebasing: bytes[Int(location.valueStart)..<Int(location.valueEnd)]), as: UTF8.self)
+            ))
         }
         if headers.isEmpty {
             headers = HTTPHeaders(fields)

@@ -77,17 +77,14 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
 
     // MARK: UpstreamStream
 
-    func sendRequestHead(_ head: HTTPRequestHead, hasBody: Bool) {
+    func sendRequestHead(_ head: ProxyRequestHead, hasBody: Bool) {
         guard let context else { return }
-        var head = head
-        var chunked = false
-        if hasBody, !head.headers.contains(name: "content-length") {
-            head.headers.add(name: "transfer-encoding", value: "chunked")
-            chunked = true
-        }
+        // A body of unknown length goes chunked (the line is written with the head: the exchange
+        // keeps its head for retries, and editing it here would copy its bytes).
+        let chunked = hasBody && !head.fields.contains(lowercaseName: "content-length")
         parser.expectResponse(toHEAD: head.method == .HEAD)
         requestIsHEAD = head.method == .HEAD
-        writer.writeHead(chunked: chunked, allocator: context.channel.allocator, encode: { $0.writeHTTPRequestHead(head) }) {
+        writer.writeHead(chunked: chunked, allocator: context.channel.allocator, encode: { $0.writeHTTPRequestHead(head, chunked: chunked) }) {
             context.write(wrapOutboundOut($0), promise: nil)
         }
     }

@@ -236,7 +236,7 @@ final class HTTP2DownstreamHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate
         let stream = HTTP2DownstreamStream(streamID: streamID, connection: self)
         stream.requestComplete = endStream
         streams[streamID] = stream
-        let head: HTTPRequestHead
+        let head: ProxyRequestHead
         switch HTTP2HeaderTranslation.requestHead(from: block) {
         case .success(let value):
             head = value
@@ -268,11 +268,11 @@ final class HTTP2DownstreamHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate
 
     /// A head for answering a request whose header block was dropped (too large): enough to say
     /// whether the caller speaks gRPC is not kept, so the answer is plain HTTP.
-    private func minimalHead(from block: HTTP2HeaderBlock) -> HTTPRequestHead? {
-        HTTPRequestHead(version: HTTPVersion(major: 2, minor: 0), method: .GET, uri: "/")
+    private func minimalHead(from block: HTTP2HeaderBlock) -> ProxyRequestHead? {
+        ProxyRequestHead(version: HTTPVersion(major: 2, minor: 0), method: .GET, uri: "/")
     }
 
-    private func answerLocally(_ stream: HTTP2DownstreamStream, head: HTTPRequestHead, flag: ProxyErrorFlag) {
+    private func answerLocally(_ stream: HTTP2DownstreamStream, head: ProxyRequestHead, flag: ProxyErrorFlag) {
         let exchange = ProxyExchange(head: head, requestHasBody: false, downstream: stream, worker: worker, listener: listener, peer: peer)
         stream.exchange = exchange
         exchange.respondLocally(flag)

@@ -70,10 +70,12 @@ final class HTTP2DownstreamStream: DownstreamStream {
 
     // MARK: DownstreamStream
 
-    func sendResponseHead(_ head: HTTPResponseHead) {
+    func sendResponseHead(_ head: ProxyResponseHead) {
         guard !closed, !responseStarted else { return }
         if head.status.code < 200 { return }  // interim responses are not forwarded
         responseStarted = true
+        // nghttp2 takes each field as a name and value of its own: made once, here.
+        let head = HTTPResponseHead(version: HTTPVersion(major: 2, minor: 0), status: head.status, headers: head.fields.headers)
         if head.headers.contains(name: "grpc-status") {
             heldTrailersOnlyHead = head
             return

@@ -1,7 +1,7 @@
 import NIOHTTP1
 
 /// Maps between HTTP/2 header blocks and the HTTP/1-shaped heads the proxy core works with
-/// (`HTTPRequestHead` / `HTTPResponseHead` / trailers as `HTTPHeaders`), both ways:
+/// (`ProxyRequestHead` / `ProxyResponseHead` / trailers as `HTTPHeaders`), both ways:
 /// pseudo-headers ⇄ request line / status, `:authority` ⇄ `Host`, cookie crumbs joined, and the
 /// connection-specific fields of RFC 9113 section 8.2.2 stripped (`Connection` and what it names,
 /// `Keep-Alive`, `Proxy-Connection`, `Transfer-Encoding`, `Upgrade`, `TE` other than `trailers`).
@@ -25,15 +25,13 @@ enum HTTP2HeaderTranslation {
     // MARK: HTTP/2 → HTTP/1 shape
 
     /// A received request header block as a request head (version 2.0, `Host` from `:authority`).
-    static func requestHead(from block: HTTP2HeaderBlock) -> Result<HTTPRequestHead, Problem> {
+    static func requestHead(from block: HTTP2HeaderBlock) -> Result<ProxyRequestHead, Problem> {
         if block.tooLarge { return .failure(.tooLarge) }
         var method: String?
         var scheme: String?
         var authority: String?
         var path: String?
-        // Collected as pairs and made into `HTTPHeaders` once (its `add` re-checks each name).
-        var fields: [(String, String)] = []
-        fields.reserveCapacity(block.fields.count)
+        var fields = HTTPFieldBlock()
         var cookies: [String] = []
         var regularSeen = false
         for (name, value) in block.fields {
@@ -64,30 +62,28 @@ enum HTTP2HeaderTranslation {
                 continue
             }
             if name == "host", authority != nil { continue }
-            fields.append((name, value))
+            fields.append(name: name, value: value)
         }
-        var headers = HTTPHeaders(fields)
         guard let method, !method.isEmpty else { return .failure(.missingPseudoHeader(":method")) }
         if method != "CONNECT" {
             guard scheme?.isEmpty == false else { return .failure(.missingPseudoHeader(":scheme")) }
             guard let path, !path.isEmpty else { return .failure(.missingPseudoHeader(":path")) }
         }
         if let authority, !authority.isEmpty {
-            headers.replaceOrAdd(name: "host", value: authority)
-        } else if !headers.contains(name: "host") {
+            fields.replaceOrAdd(name: "host", value: authority)
+        } else if !fields.contains(name: "host") {
             return .failure(.missingPseudoHeader(":authority"))
         }
-        if !cookies.isEmpty { headers.add(name: "cookie", value: cookies.joined(separator: "; ")) }
+        if !cookies.isEmpty { fields.append(name: "cookie", value: cookies.joined(separator: "; ")) }
         let uri = path ?? authority ?? ""
-        return .success(HTTPRequestHead(version: HTTPVersion(major: 2, minor: 0), method: HTTPMethod(rawValue: method), uri: uri, headers: headers))
+        return .success(ProxyRequestHead(version: HTTPVersion(major: 2, minor: 0), method: HTTPMethod(rawValue: method), uri: uri, fields: fields))
     }
 
     /// A received response header block as a response head; nil status for a malformed one.
-    static func responseHead(from block: HTTP2HeaderBlock) -> Result<HTTPResponseHead, Problem> {
+    static func responseHead(from block: HTTP2HeaderBlock) -> Result<ProxyResponseHead, Problem> {
         if block.tooLarge { return .failure(.tooLarge) }
         var status: Int?
-        var fields: [(String, String)] = []
-        fields.reserveCapacity(block.fields.count)
+        var fields = HTTPFieldBlock()
         var regularSeen = false
         for (name, value) in block.fields {
             if name.utf8.first == UInt8(ascii: ":") {
@@ -100,10 +96,10 @@ enum HTTP2HeaderTranslation {
             }
             regularSeen = true
             if let problem = check(name: name, value: value) { return .failure(problem) }
-            fields.append((name, value))
+            fields.append(name: name, value: value)
         }
         guard let status else { return .failure(.missingPseudoHeader(":status")) }
-        return .success(HTTPResponseHead(version: HTTPVersion(major: 2, minor: 0), status: HTTPResponseStatus(statusCode: status), headers: HTTPHeaders(fields)))
+        return .success(ProxyResponseHead(status: HTTPResponseStatus(statusCode: status), fields: fields))
     }
 
     /// A received trailer block as trailers (no pseudo-headers allowed).
@@ -146,16 +142,16 @@ enum HTTP2HeaderTranslation {
     /// The header list for sending `head` as an HTTP/2 request: `:method`, `:scheme`,
     /// `:authority` (from `Host`), `:path`, then the fields lower-cased with connection-specific
     /// ones stripped. A gRPC request gets `te: trailers` (gRPC servers expect it).
-    static func requestFields(from head: HTTPRequestHead, scheme: String) -> [(name: String, value: String)] {
+    static func requestFields(from head: ProxyRequestHead, scheme: String) -> [(name: String, value: String)] {
         var fields: [(name: String, value: String)] = []
-        fields.reserveCapacity(head.headers.count + 5)
+        fields.reserveCapacity(head.fields.count + 5)
         fields.append((":method", head.method.rawValue))
         fields.append((":scheme", scheme))
-        if let host = head.headers.first(name: "host") { fields.append((":authority", host)) }
+        if let host = head.fields.first(name: "host") { fields.append((":authority", host)) }
         fields.append((":path", head.uri.isEmpty ? "/" : head.uri))
-        let named = connectionNamedFields(head.headers)
+        let named = connectionNamedFields(head.fields)
         var isGRPC = false
-        for (name, value) in head.headers {
+        for (name, value) in head.fields {
             let lower = lowercasedName(name)
             if lower == "host" || isStripped(lower, value: value, named: named) { continue }
             if lower == "content-type", value.hasPrefix("application/grpc") { isGRPC = true }
@@ -192,10 +188,14 @@ enum HTTP2HeaderTranslation {
         return fields
     }
 
-    private static func connectionNamedFields(_ headers: HTTPHeaders) -> Set<String> {
-        guard headers.contains(name: "connection") else { return [] }
+    /// The lower-cased names a `Connection` field lists (fields to strip with it).
+    private static func connectionNamedFields(_ headers: some Sequence<(name: String, value: String)>) -> Set<String> {
         var named: Set<String> = []
-        for token in headers[canonicalForm: "connection"] { named.insert(token.lowercased()) }
+        for (name, value) in headers where name.utf8.count == 10 && name.equalsIgnoringASCIICase("connection") {
+            HTTP1RequestValidator.forEachListItem(value) { token in
+                if !token.isEmpty { named.insert(String(decoding: token, as: UTF8.self).lowercased()) }
+            }
+        }
         return named
     }
 

@@ -116,7 +116,7 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, NGHTTP2SessionDelegat
 
     // MARK: Called by streams
 
-    func submitRequest(_ stream: HTTP2UpstreamStream, head: HTTPRequestHead, body: NGHTTP2OutboundBody?) -> Int32? {
+    func submitRequest(_ stream: HTTP2UpstreamStream, head: ProxyRequestHead, body: NGHTTP2OutboundBody?) -> Int32? {
         guard let session, state != .closed, state != .goingAway else {
             streamDone(stream)
             return nil

@@ -37,7 +37,7 @@ final class HTTP2UpstreamStream: UpstreamStream {
 
     // MARK: UpstreamStream
 
-    func sendRequestHead(_ head: HTTPRequestHead, hasBody: Bool) {
+    func sendRequestHead(_ head: ProxyRequestHead, hasBody: Bool) {
         guard streamID == 0, !finished else { return }
         if !hasBody { requestBody.end(trailers: nil) }
         guard let id = connection.submitRequest(self, head: head, body: hasBody ? requestBody : nil) else {

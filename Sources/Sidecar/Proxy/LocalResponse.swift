@@ -4,20 +4,19 @@ import NIOHTTP1
 /// A response the sidecar makes itself: the flag's status and a short text body with
 /// `x-sidecar-error`, or for gRPC callers an HTTP 200 trailers-only response with `grpc-status`.
 struct LocalResponse {
-    let head: HTTPResponseHead
+    let head: ProxyResponseHead
     let body: ByteBuffer
 
     init(flag: ProxyErrorFlag, grpc: Bool, requestID: String?) {
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(6)
-        headers.add(name: "x-sidecar-error", value: flag.rawValue)
-        if let requestID { headers.add(name: "x-request-id", value: requestID) }
+        var fields = HTTPFieldBlock()
+        fields.append(name: "x-sidecar-error", value: flag.rawValue)
+        if let requestID { fields.append(name: "x-request-id", value: requestID) }
         if grpc {
-            headers.add(name: "content-type", value: "application/grpc")
-            headers.add(name: "grpc-status", value: String(flag.grpcStatus))
-            headers.add(name: "grpc-message", value: flag.message)
-            headers.add(name: "content-length", value: "0")
-            head = HTTPResponseHead(version: .http1_1, status: .ok, headers: headers)
+            fields.append(name: "content-type", value: "application/grpc")
+            fields.append(name: "grpc-status", value: String(flag.grpcStatus))
+            fields.append(name: "grpc-message", value: flag.message)
+            fields.append(name: "content-length", value: "0")
+            head = ProxyResponseHead(status: .ok, fields: fields)
             body = ByteBuffer()
         } else {
             var text = ByteBuffer()
@@ -25,9 +24,9 @@ struct LocalResponse {
             text.writeString(": ")
             text.writeString(flag.message)
             text.writeString("\n")
-            headers.add(name: "content-type", value: "text/plain")
-            headers.add(name: "content-length", value: String(text.readableBytes))
-            head = HTTPResponseHead(version: .http1_1, status: flag.status, headers: headers)
+            fields.append(name: "content-type", value: "text/plain")
+            fields.append(name: "content-length", value: String(text.readableBytes))
+            head = ProxyResponseHead(status: flag.status, fields: fields)
             body = text
         }
     }

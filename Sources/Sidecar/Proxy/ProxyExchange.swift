@@ -14,7 +14,7 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
     private unowned(unsafe) let downstream: DownstreamStream
 
     // Request, as it will be sent upstream (hop-by-hop headers stripped, sidecar headers added).
-    private var upstreamHead: HTTPRequestHead
+    private var upstreamHead: ProxyRequestHead
     private let requestHasBody: Bool
     private let isGRPC: Bool
     /// The caller speaks HTTP/2 (an `auto` local app is then called over HTTP/2 too).
@@ -74,7 +74,7 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
     private var responseEndSent = false
     /// gRPC with retries on grpc-status: the response is held (head and body up to
     /// `maxBufferedBody`) until its grpc-status is known, so it can still be retried.
-    private var heldHead: HTTPResponseHead?
+    private var heldHead: ProxyResponseHead?
     private var heldBody: [ByteBuffer] = []
     private var heldBytes = 0
     private var finished = false
@@ -87,7 +87,7 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
     private var trace: ExchangeTrace?
 
     init(
-        head: consuming HTTPRequestHead,
+        head: consuming ProxyRequestHead,
         requestHasBody: Bool,
         downstream: DownstreamStream,
         worker: WorkerContext,
@@ -101,32 +101,34 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
         self.requestHasBody = requestHasBody
         self.requestComplete = !requestHasBody
 
-        HopByHopHeaders.strip(&head.headers)
-        // One pass finds the headers the sidecar replaces or reads; most requests carry none of
-        // them, and each `remove(name:)` would be a scan of its own.
+        HopByHopHeaders.strip(&head.fields)
+        // One pass over the received bytes finds the headers the sidecar replaces or reads; most
+        // requests carry none of them, and each `remove(name:)` would be a scan of its own.
         var hasExpect = false
         var hasAttempt = false
         var hasClientCert = false
         var existingRequestID: String?
-        var contentType: String?
-        for (name, value) in head.headers {
-            switch name.utf8.count {
-            case 6 where name.equalsIgnoringASCIICase("expect"):
+        var sawContentType = false
+        var isGRPC = false
+        head.fields.forEachField { name, value in
+            switch name.count {
+            case 6 where HTTPFieldBlock.equalIgnoringASCIICase(name, "expect"):
                 hasExpect = true
-            case 12 where existingRequestID == nil && name.equalsIgnoringASCIICase("x-request-id"):
-                existingRequestID = value
-            case 12 where contentType == nil && name.equalsIgnoringASCIICase("content-type"):
-                contentType = value
-            case 17 where name.equalsIgnoringASCIICase("x-sidecar-attempt"):
+            case 12 where existingRequestID == nil && HTTPFieldBlock.equalIgnoringASCIICase(name, "x-request-id"):
+                existingRequestID = String(decoding: value, as: UTF8.self)
+            case 12 where !sawContentType && HTTPFieldBlock.equalIgnoringASCIICase(name, "content-type"):
+                sawContentType = true
+                isGRPC = value.count >= 16 && HTTPFieldBlock.equalIgnoringASCIICase(UnsafeRawBufferPointer(rebasing: value[..<16]), "application/grpc")
+            case 17 where HTTPFieldBlock.equalIgnoringASCIICase(name, "x-sidecar-attempt"):
                 hasAttempt = true
-            case 23 where name.equalsIgnoringASCIICase("x-forwarded-client-cert"):
+            case 23 where HTTPFieldBlock.equalIgnoringASCIICase(name, "x-forwarded-client-cert"):
                 hasClientCert = true
             default:
-                continue
+                return
             }
         }
-        if hasExpect { head.headers.remove(name: "expect") }
-        if hasAttempt { head.headers.remove(name: "x-sidecar-attempt") }
+        if hasExpect { head.fields.remove(name: "expect") }
+        if hasAttempt { head.fields.remove(name: "x-sidecar-attempt") }
         if let existingRequestID, !existingRequestID.isEmpty {
             requestID = existingRequestID
         } else {
@@ -134,11 +136,11 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
             if existingRequestID == nil {
                 requestIDHeaderPending = true  // added with the attempt header, in one append
             } else {
-                head.headers.replaceOrAdd(name: "x-request-id", value: requestID)
+                head.fields.replaceOrAdd(name: "x-request-id", value: requestID)
             }
         }
         if listener.direction == .inbound {
-            if hasClientCert { head.headers.remove(name: "x-forwarded-client-cert") }
+            if hasClientCert { head.fields.remove(name: "x-forwarded-client-cert") }
             if let peer, let own = worker.identity?.spiffeID {
                 forwardedClientCertPending = peer.forwardedClientCert(own: own)  // added with the attempt header
             }
@@ -147,9 +149,9 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
         head.version = .http1_1
         upstreamHead = head
         if let tracer = worker.tracer {
-            trace = ExchangeTrace(headers: head.headers, tracer: tracer, direction: listener.direction, startTime: startTime)
+            trace = ExchangeTrace(headers: head.fields, tracer: tracer, direction: listener.direction, startTime: startTime)
         }
-        isGRPC = contentType?.hasPrefixIgnoringASCIICase("application/grpc") ?? false
+        self.isGRPC = isGRPC
         record = AccessLogRecord(
             direction: listener.direction,
             listener: listener.name,
@@ -170,7 +172,7 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
         case .localApp(let index):
             clusterIndex = index
         case .routes(let table):
-            clusterIndex = table.match(authority: upstreamHead.headers.first(name: "host") ?? "", uri: upstreamHead.uri)
+            clusterIndex = table.match(authority: upstreamHead.fields.first(name: "host") ?? "", uri: upstreamHead.uri)
         }
         guard let clusterIndex else {
             respondLocally(.noRoute)
@@ -204,7 +206,7 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
         if listener.direction == .outbound, listener.timeouts.request > .zero, listener.timeouts.request < timeout {
             timeout = listener.timeouts.request
         }
-        if isGRPC, let value = upstreamHead.headers.first(name: "grpc-timeout") {
+        if isGRPC, let value = upstreamHead.fields.first(name: "grpc-timeout") {
             if let grpcTimeout = GRPCTimeout.parse(value) {
                 guard grpcTimeout > .zero else {
                     // The caller's deadline has already passed.
@@ -214,7 +216,7 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
                 if timeout == .zero || grpcTimeout < timeout { timeout = grpcTimeout }
                 grpcDeadline = startTime + timeout
             } else {
-                upstreamHead.headers.remove(name: "grpc-timeout")
+                upstreamHead.fields.remove(name: "grpc-timeout")
             }
         }
         if timeout > .zero {
@@ -364,7 +366,7 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
                 return Substring(forwardedClientCertPending)
             }
         }
-        return cluster.hashKey(in: upstreamHead.headers)
+        return cluster.hashKey(in: upstreamHead.fields)
     }
 
     private func attach(_ stream: UpstreamStream) {
@@ -373,21 +375,16 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
         // The caller's own `x-sidecar-attempt` was removed at the start: the first send adds it.
         if !attemptHeaderAdded {
             attemptHeaderAdded = true
-            // One append for the sidecar's headers: `HTTPHeaders.add(name:value:)` checks every
-            // name byte through the UTF-8 view (~470 instructions a call).
-            var added: [(String, String)] = []
-            added.reserveCapacity(3)
-            added.append(("x-sidecar-attempt", attempt == 1 ? "1" : String(attempt)))
-            if requestIDHeaderPending { added.append(("x-request-id", requestID)) }
-            if let forwardedClientCertPending { added.append(("x-forwarded-client-cert", forwardedClientCertPending)) }
-            upstreamHead.headers.add(contentsOf: HTTPHeaders(added))
+            upstreamHead.fields.append(name: "x-sidecar-attempt", value: attempt == 1 ? "1" : String(attempt))
+            if requestIDHeaderPending { upstreamHead.fields.append(name: "x-request-id", value: requestID) }
+            if let forwardedClientCertPending { upstreamHead.fields.append(name: "x-forwarded-client-cert", value: forwardedClientCertPending) }
         } else {
-            upstreamHead.headers.replaceOrAdd(name: "x-sidecar-attempt", value: String(attempt))
+            upstreamHead.fields.replaceOrAdd(name: "x-sidecar-attempt", value: String(attempt))
         }
         if let grpcDeadline {
-            upstreamHead.headers.replaceOrAdd(name: "grpc-timeout", value: GRPCTimeout.format(grpcDeadline - .now()))
+            upstreamHead.fields.replaceOrAdd(name: "grpc-timeout", value: GRPCTimeout.format(grpcDeadline - .now()))
         }
-        trace?.stamp(&upstreamHead.headers)
+        trace?.stamp(&upstreamHead.fields)
         stream.sendRequestHead(upstreamHead, hasBody: requestHasBody)
         upstreamHeadSent = true
         flushBody()
@@ -617,7 +614,7 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
 
     // MARK: - Response from upstream
 
-    func upstreamResponseHead(_ head: HTTPResponseHead) {
+    func upstreamResponseHead(_ head: ProxyResponseHead) {
         guard !finished else { return }
         let status = Int(head.status.code)
         if let cluster, let loopEndpoint = upstreamEndpoint, cluster.observesLatency {
@@ -635,7 +632,7 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
             recordOutlier(.success)
         }
         if retryPolicy.maxRetries > 0 {
-            let grpcStatus = isGRPC ? head.headers.first(name: "grpc-status").flatMap { Int($0) } : nil
+            let grpcStatus = isGRPC ? head.fields.first(name: "grpc-status").flatMap { Int($0) } : nil
             if let reason = retryPermit(for: .response(status: status, grpcStatus: grpcStatus)) {
                 let failedEndpoint = upstreamEndpoint?.endpoint
                 cancelUpstream()
@@ -644,7 +641,7 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
             }
         }
         if isGRPC, retryPolicy.retriesOnGRPCStatus, status == 200, attempt <= retryPolicy.maxRetries, bodyReplayable,
-            !head.headers.contains(name: "grpc-status")
+            !head.fields.contains(name: "grpc-status")
         {
             // The grpc-status comes in the trailers: hold the response until then.
             heldHead = head
@@ -653,12 +650,12 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
         forwardResponseHead(head)
     }
 
-    private func forwardResponseHead(_ head: HTTPResponseHead) {
+    private func forwardResponseHead(_ head: ProxyResponseHead) {
         responseStarted = true
         disarm(backoffTimer)
         record.status = Int(head.status.code)
         var head = head
-        HopByHopHeaders.strip(&head.headers)
+        HopByHopHeaders.strip(&head.fields)
         downstream.sendResponseHead(head)
         if !downstream.isWritable { upstream?.setResponseReadingPaused(true) }
     }

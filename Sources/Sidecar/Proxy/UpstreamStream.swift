@@ -21,7 +21,7 @@ protocol UpstreamStream: AnyObject {
     /// False while the transport's send buffer is full: stop feeding request body.
     var isWritable: Bool { get }
     /// `hasBody`: the request has a body to follow (the transport frames it, e.g. chunked when no length is known).
-    func sendRequestHead(_ head: HTTPRequestHead, hasBody: Bool)
+    func sendRequestHead(_ head: ProxyRequestHead, hasBody: Bool)
     func sendRequestBody(_ buffer: ByteBuffer)
     /// Sends the end of the request (and flushes).
     func sendRequestEnd(_ trailers: HTTPHeaders?)
@@ -36,7 +36,7 @@ protocol UpstreamStream: AnyObject {
 
 /// What an upstream stream reports to the exchange that owns it. All calls happen on its event loop.
 protocol UpstreamStreamDelegate: AnyObject {
-    func upstreamResponseHead(_ head: HTTPResponseHead)
+    func upstreamResponseHead(_ head: ProxyResponseHead)
     func upstreamResponseBody(_ buffer: ByteBuffer)
     func upstreamResponseEnd(_ trailers: HTTPHeaders?)
     func upstreamFailed(_ failure: UpstreamFailure)

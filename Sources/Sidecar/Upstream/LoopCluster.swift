@@ -84,7 +84,7 @@ final class LoopCluster {
 
     /// The request's hash key: the value of the `hashOn` header when the policy hashes, else nil
     /// without looking at the headers.
-    func hashKey(in headers: HTTPHeaders) -> Substring? {
+    func hashKey(in headers: HTTPFieldBlock) -> Substring? {
         guard let hashKeyHeader, let value = headers.first(name: hashKeyHeader) else { return nil }
         return Substring(value)
     }

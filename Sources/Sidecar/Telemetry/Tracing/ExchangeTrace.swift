@@ -39,7 +39,7 @@ struct ExchangeTrace {
     /// The span the access log names: the SERVER span, or the last CLIENT span.
     var loggedSpanID: UInt64 { direction == .inbound ? serverSpanID : (client?.spanID ?? 0) }
 
-    init(headers: HTTPHeaders, tracer: LoopTracer, direction: TrafficDirection, startTime: NIODeadline) {
+    init(headers: HTTPFieldBlock, tracer: LoopTracer, direction: TrafficDirection, startTime: NIODeadline) {
         self.tracer = tracer
         self.direction = direction
         let settings = tracer.settings
@@ -88,7 +88,7 @@ struct ExchangeTrace {
 
     /// Writes the trace headers the current attempt carries (its CLIENT span outbound, the SERVER
     /// span inbound) in every configured format.
-    func stamp(_ headers: inout HTTPHeaders) {
+    func stamp(_ headers: inout HTTPFieldBlock) {
         let spanID = direction == .inbound ? serverSpanID : (client?.spanID ?? tracer.nextSpanID())
         let outgoing = TraceHeaderWriter.Outgoing(
             traceID: traceID, spanID: spanID, parentSpanID: incomingParent,

@@ -9,7 +9,7 @@ enum TraceContextParser {
     /// `tracestate` longer than this is dropped (the W3C limit for propagation is 512).
     static let maxTraceStateLength = 512
 
-    static func extract(from headers: HTTPHeaders, formats: [PropagationFormat]) -> TraceContext? {
+    static func extract(from headers: HTTPFieldBlock, formats: [PropagationFormat]) -> TraceContext? {
         for format in formats {
             switch format {
             case .tracecontext:
@@ -31,7 +31,7 @@ enum TraceContextParser {
 
     /// The `tracestate` to pass on: every `tracestate` line joined with commas, nil when absent,
     /// empty or over `maxTraceStateLength`.
-    static func traceState(_ headers: HTTPHeaders) -> String? {
+    static func traceState(_ headers: HTTPFieldBlock) -> String? {
         var result: String?
         for (name, value) in headers where name.utf8.count == 10 && name.lowercased() == "tracestate" {
             let trimmed = value.trimmingOWS()
@@ -121,7 +121,7 @@ enum TraceContextParser {
     /// Parses `X-B3-TraceId`, `X-B3-SpanId`, `X-B3-Sampled` (`1`/`0`, also `true`/`false`),
     /// `X-B3-Flags` (`1` = debug). `X-B3-Sampled` or `X-B3-Flags` without ids is a sampling
     /// decision for a new trace. Nil when no B3 header is present or any present one is invalid.
-    static func parseB3Multi(_ headers: HTTPHeaders) -> TraceContext? {
+    static func parseB3Multi(_ headers: HTTPFieldBlock) -> TraceContext? {
         let traceIDText = headers.first(name: "x-b3-traceid")
         let spanIDText = headers.first(name: "x-b3-spanid")
         let sampledText = headers.first(name: "x-b3-sampled")

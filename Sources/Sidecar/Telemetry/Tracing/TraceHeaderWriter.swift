@@ -22,7 +22,7 @@ enum TraceHeaderWriter {
         var traceState: String?
     }
 
-    static func write(_ outgoing: Outgoing, formats: [PropagationFormat], rewriteB3Multi: Bool, into headers: inout HTTPHeaders) {
+    static func write(_ outgoing: Outgoing, formats: [PropagationFormat], rewriteB3Multi: Bool, into headers: inout HTTPFieldBlock) {
         for format in formats {
             switch format {
             case .tracecontext:

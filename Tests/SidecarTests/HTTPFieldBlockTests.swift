@@ -1,0 +1,97 @@
+import NIOCore
+import NIOHTTP1
+import XCTest
+
+@testable import Sidecar
+
+final class HTTPFieldBlockTests: XCTestCase {
+    /// A block as the response parser makes it: the fields of `head` (a status line, field
+    /// lines, the blank line) located in the received bytes.
+    private func received(_ head: String) throws -> HTTPFieldBlock {
+        let buffer = ByteBuffer(string: head)
+        var locations: [HTTPFieldBlock.Location] = []
+        _ = try buffer.withUnsafeReadableBytes { bytes in
+            let firstLine = HTTP1Syntax.newlineIndex(in: bytes, from: 0, to: bytes.count)!
+            return try HTTP1Syntax.scanFields(bytes, from: firstLine + 1, into: &locations, maxCount: 100, strict: false)
+        }
+        return HTTPFieldBlock(storage: buffer, locations: locations)
+    }
+
+    private func encoded(_ block: HTTPFieldBlock) -> String {
+        var buffer = ByteBuffer()
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: block.encodedLength) { block.encode(into: $0, at: 0) }
+        XCTAssertEqual(buffer.readableBytes, block.encodedLength)
+        return String(buffer: buffer)
+    }
+
+    private func pairs(_ block: HTTPFieldBlock) -> [String] {
+        (0..<block.count).map { "\(block.name(at: $0))=\(block.value(at: $0))" }
+    }
+
+    func testReceivedFieldsAreReadAndForwardedNormalised() throws {
+        let block = try received(
+            "HTTP/1.1 200 OK\r\nServer: nginx\r\nX-A:  spaced \r\nX-B:\ttab\r\nBare: lf\nEmpty:\r\nEmpty-Spaced: \r\nContent-Length: 5\r\n\r\n"
+        )
+        XCTAssertEqual(pairs(block), ["Server=nginx", "X-A=spaced", "X-B=tab", "Bare=lf", "Empty=", "Empty-Spaced=", "Content-Length=5"])
+        // Lines that are not exactly `name: value` CRLF are rewritten so; the rest are copied.
+        XCTAssertEqual(
+            encoded(block),
+            "Server: nginx\r\nX-A: spaced\r\nX-B: tab\r\nBare: lf\r\nEmpty: \r\nEmpty-Spaced: \r\nContent-Length: 5\r\n"
+        )
+        XCTAssertEqual(block.first(name: "content-LENGTH"), "5")
+        XCTAssertEqual(block.first(name: "x-b"), "tab")
+        XCTAssertNil(block.first(name: "x-c"))
+        XCTAssertNil(block.first(name: "server-"), "names of another length never match")
+        XCTAssertTrue(block.contains(name: "EMPTY"))
+        XCTAssertEqual(block.headers["x-a"], ["spaced"])
+    }
+
+    func testEditsKeepOrderAndLeaveTheReceivedBytesAlone() throws {
+        let head = "HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nC: 3\r\nb: 4\r\n\r\n"
+        let original = try received(head)
+        var block = original
+        block.remove(name: "B")
+        XCTAssertEqual(encoded(block), "A: 1\r\nC: 3\r\n", "a removed field splits a run of copied lines")
+        block.append(name: "d", value: "5")
+        block.replaceOrAdd(name: "a", value: "6")
+        XCTAssertEqual(pairs(block), ["C=3", "d=5", "a=6"])
+        XCTAssertEqual(encoded(block), "C: 3\r\nd: 5\r\na: 6\r\n")
+        // The copy it came from is unchanged (value semantics over a shared buffer).
+        XCTAssertEqual(pairs(original), ["A=1", "B=2", "C=3", "b=4"])
+        XCTAssertEqual(encoded(original), "A: 1\r\nB: 2\r\nC: 3\r\nb: 4\r\n")
+
+        var filtered = original
+        filtered.removeAll { name, value in name.count == 1 && value.first == UInt8(ascii: "2") || value.first == UInt8(ascii: "4") }
+        XCTAssertEqual(pairs(filtered), ["A=1", "C=3"])
+    }
+
+    func testBuiltBlocksAndEquality() {
+        let built: HTTPFieldBlock = ["x-sidecar-error": "no_route", "Content-Type": "text/plain"]
+        XCTAssertEqual(encoded(built), "x-sidecar-error: no_route\r\nContent-Type: text/plain\r\n")
+        XCTAssertEqual(built, HTTPFieldBlock(HTTPHeaders([("x-sidecar-error", "no_route"), ("Content-Type", "text/plain")])))
+        XCTAssertNotEqual(built, ["x-sidecar-error": "no_route"])
+        XCTAssertNotEqual(built, ["x-sidecar-error": "no_route", "Content-Type": "text/html"])
+        let empty = HTTPFieldBlock()
+        XCTAssertTrue(empty.isEmpty)
+        XCTAssertEqual(empty.encodedLength, 0)
+        XCTAssertEqual(encoded(empty), "")
+        XCTAssertNil(empty.first(name: "x"))
+    }
+
+    func testHopByHopFieldsAreStrippedFromReceivedBytes() throws {
+        var block = try received(
+            "HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Private\r\nKeep-Alive: timeout=5\r\nx-private: secret\r\n"
+                + "Proxy-Authenticate: Basic\r\nTE: trailers\r\nUpgrade: h2c\r\nTransfer-Encoding: chunked\r\nServer: s\r\nProxyish: kept\r\n\r\n"
+        )
+        XCTAssertFalse(HopByHopHeaders.strip(&block))
+        XCTAssertEqual(pairs(block), ["Server=s", "Proxyish=kept"])
+
+        var closing = try received("HTTP/1.1 200 OK\r\nA: 1\r\nconnection: Close\r\n\r\n")
+        XCTAssertTrue(HopByHopHeaders.strip(&closing))
+        XCTAssertEqual(pairs(closing), ["A=1"])
+
+        var plain = try received("HTTP/1.1 200 OK\r\nA: 1\r\n\r\n")
+        XCTAssertFalse(HopByHopHeaders.strip(&plain))
+        XCTAssertEqual(pairs(plain), ["A=1"])
+    }
+}
