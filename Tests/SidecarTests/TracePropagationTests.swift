@@ -233,7 +233,7 @@ final class TracePropagationTests: XCTestCase {
 final class StubDownstream: DownstreamStream {
     let eventLoop: EventLoop = EmbeddedEventLoop()
     var isWritable: Bool { true }
-    func sendResponseHead(_ head: ProxyResponseHead) {}
+    func sendResponseHead(_ head: consuming ProxyResponseHead) {}
     func sendResponseBody(_ buffer: ByteBuffer) {}
     func sendResponseEnd(_ trailers: HTTPHeaders?) {}
     func setRequestReadingPaused(_ paused: Bool) {}

@@ -25,6 +25,9 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
     var peer: DownstreamPeer?
 
     private var context: ChannelHandlerContext?
+    /// The channel's allocator, read once (`channel.allocator` is a protocol call, a thread check
+    /// and a retain each time).
+    private var allocator = ByteBufferAllocator()
     private var exchange: ProxyExchange?
     private var requestsServed = 0
     /// Keep the connection open after the current response?
@@ -82,6 +85,7 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        allocator = context.channel.allocator
         connections.opened(self, channel: context.channel, direction: listener.direction)
         let idle = listener.timeouts.idle
         if idle > .zero {
@@ -183,7 +187,7 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
         }
         requestsServed += 1
         if verdict.expectsContinue {
-            var interim = context.channel.allocator.buffer(capacity: 32)
+            var interim = allocator.buffer(capacity: 32)
             interim.writeHTTPResponseHead(ProxyResponseHead(status: .continue), version: head.version)
             context.writeAndFlush(wrapOutboundOut(interim), promise: nil)
         }
@@ -225,7 +229,7 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
         var head = response.head
         head.fields.remove(name: "connection")
         var body = response.body
-        var output = context.channel.allocator.buffer(capacity: 256 + body.readableBytes)
+        var output = allocator.buffer(capacity: 256 + body.readableBytes)
         output.writeHTTPResponseHead(head, connection: "close")
         output.writeBuffer(&body)
         context.writeAndFlush(wrapOutboundOut(output)).whenComplete { _ in
@@ -304,11 +308,10 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
 
     // MARK: DownstreamStream
 
-    func sendResponseHead(_ head: ProxyResponseHead) {
+    func sendResponseHead(_ head: consuming ProxyResponseHead) {
         guard let context else { return }
         lastActivity = .now()
         responseHeadSent = true
-        var head = head
         let version: HTTPVersion = requestVersion.minor == 0 ? .http1_0 : .http1_1
         let bodyAllowed = requestMethod != .HEAD && head.status.code >= 200 && head.status.code != 204 && head.status.code != 304
         responseBodyAllowed = bodyAllowed
@@ -331,7 +334,7 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
         if connection != nil, head.fields.contains(lowercaseName: "connection") { head.fields.remove(name: "connection") }
         writer.writeHead(
             chunked: chunked,
-            allocator: context.channel.allocator,
+            allocator: allocator,
             encode: { $0.writeHTTPResponseHead(head, version: version, chunked: chunked, connection: connection) }
         ) {
             context.write(wrapOutboundOut($0), promise: nil)
@@ -342,7 +345,7 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
         // A response to HEAD (or a 204/304) has no body on the wire, whatever the exchange has
         // (e.g. the text of a sidecar-made 503): writing it would desynchronise the connection.
         guard let context, responseBodyAllowed else { return }
-        writer.writeBody(buffer, allocator: context.channel.allocator) { context.write(wrapOutboundOut($0), promise: nil) }
+        writer.writeBody(buffer, allocator: allocator) { context.write(wrapOutboundOut($0), promise: nil) }
     }
 
     func flush() {
@@ -354,7 +357,7 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
     func sendResponseEnd(_ trailers: HTTPHeaders?) {
         guard let context else { return }
         lastActivity = .now()
-        let output = writer.finish(trailers: trailers, allocator: context.channel.allocator)
+        let output = writer.finish(trailers: trailers, allocator: allocator)
         if keepAlive {
             context.writeAndFlush(wrapOutboundOut(output), promise: nil)
         } else {

@@ -27,6 +27,9 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
     private weak var owner: LoopEndpoint?
     private var onClose: ((HTTP1UpstreamConnection) -> Void)?
     private var context: ChannelHandlerContext?
+    /// The channel's allocator, read once (`channel.allocator` is a protocol call, a thread check
+    /// and a retain each time).
+    private var allocator = ByteBufferAllocator()
     private var state: State = .idle
     private var keepAlive = true
     private var responseReadingPaused = false
@@ -84,14 +87,14 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
         let chunked = hasBody && !head.fields.contains(lowercaseName: "content-length")
         parser.expectResponse(toHEAD: head.method == .HEAD)
         requestIsHEAD = head.method == .HEAD
-        writer.writeHead(chunked: chunked, allocator: context.channel.allocator, encode: { $0.writeHTTPRequestHead(head, chunked: chunked) }) {
+        writer.writeHead(chunked: chunked, allocator: allocator, encode: { $0.writeHTTPRequestHead(head, chunked: chunked) }) {
             context.write(wrapOutboundOut($0), promise: nil)
         }
     }
 
     func sendRequestBody(_ buffer: ByteBuffer) {
         guard let context else { return }
-        writer.writeBody(buffer, allocator: context.channel.allocator) { context.write(wrapOutboundOut($0), promise: nil) }
+        writer.writeBody(buffer, allocator: allocator) { context.write(wrapOutboundOut($0), promise: nil) }
     }
 
     func flush() {
@@ -102,7 +105,7 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
 
     func sendRequestEnd(_ trailers: HTTPHeaders?) {
         guard let context else { return }
-        context.writeAndFlush(wrapOutboundOut(writer.finish(trailers: trailers, allocator: context.channel.allocator)), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(writer.finish(trailers: trailers, allocator: allocator)), promise: nil)
         if case .active(_, let responseStarted) = state {
             state = .active(requestDone: true, responseStarted: responseStarted)
         }
@@ -126,6 +129,7 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        allocator = context.channel.allocator
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -179,9 +183,10 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
 
     /// `moreInput`: bytes follow this event in what was read (after a response's end they mean
     /// the server is confused: the connection is not reused).
-    private func handle(_ event: HTTP1ResponseParser.Event, moreInput: Bool, context: ChannelHandlerContext) {
+    /// The event is handed down as an owned value: the head reaches the downstream without a copy.
+    private func handle(_ event: consuming HTTP1ResponseParser.Event, moreInput: Bool, context: ChannelHandlerContext) {
         guard case .active(let requestDone, let responseStarted) = state else { return }
-        switch event {
+        switch consume event {
         case .head(let head, let keepAlive):
             self.keepAlive = keepAlive
             state = .active(requestDone: requestDone, responseStarted: true)

@@ -70,7 +70,7 @@ final class HTTP2DownstreamStream: DownstreamStream {
 
     // MARK: DownstreamStream
 
-    func sendResponseHead(_ head: ProxyResponseHead) {
+    func sendResponseHead(_ head: consuming ProxyResponseHead) {
         guard !closed, !responseStarted else { return }
         if head.status.code < 200 { return }  // interim responses are not forwarded
         responseStarted = true

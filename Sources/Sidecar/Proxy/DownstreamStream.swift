@@ -7,7 +7,7 @@ protocol DownstreamStream: AnyObject {
     var eventLoop: EventLoop { get }
     /// False while the transport's send buffer is full: stop feeding response body.
     var isWritable: Bool { get }
-    func sendResponseHead(_ head: ProxyResponseHead)
+    func sendResponseHead(_ head: consuming ProxyResponseHead)
     func sendResponseBody(_ buffer: ByteBuffer)
     /// Sends the end of the response (and flushes).
     func sendResponseEnd(_ trailers: HTTPHeaders?)

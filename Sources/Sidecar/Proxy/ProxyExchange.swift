@@ -147,7 +147,6 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
         }
         downstreamIsHTTP2 = head.version.major == 2
         head.version = .http1_1
-        upstreamHead = head
         if let tracer = worker.tracer {
             trace = ExchangeTrace(headers: head.fields, tracer: tracer, direction: listener.direction, startTime: startTime)
         }
@@ -160,6 +159,7 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
             requestID: requestID,
             peerIdentity: peer?.identity
         )
+        upstreamHead = head  // the last use: moved, not copied
         worker.drain.requestStarted()
     }
 
@@ -614,7 +614,7 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
 
     // MARK: - Response from upstream
 
-    func upstreamResponseHead(_ head: ProxyResponseHead) {
+    func upstreamResponseHead(_ head: consuming ProxyResponseHead) {
         guard !finished else { return }
         let status = Int(head.status.code)
         if let cluster, let loopEndpoint = upstreamEndpoint, cluster.observesLatency {
@@ -650,11 +650,10 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
         forwardResponseHead(head)
     }
 
-    private func forwardResponseHead(_ head: ProxyResponseHead) {
+    private func forwardResponseHead(_ head: consuming ProxyResponseHead) {
         responseStarted = true
         disarm(backoffTimer)
         record.status = Int(head.status.code)
-        var head = head
         HopByHopHeaders.strip(&head.fields)
         downstream.sendResponseHead(head)
         if !downstream.isWritable { upstream?.setResponseReadingPaused(true) }

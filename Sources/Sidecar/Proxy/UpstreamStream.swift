@@ -36,7 +36,7 @@ protocol UpstreamStream: AnyObject {
 
 /// What an upstream stream reports to the exchange that owns it. All calls happen on its event loop.
 protocol UpstreamStreamDelegate: AnyObject {
-    func upstreamResponseHead(_ head: ProxyResponseHead)
+    func upstreamResponseHead(_ head: consuming ProxyResponseHead)
     func upstreamResponseBody(_ buffer: ByteBuffer)
     func upstreamResponseEnd(_ trailers: HTTPHeaders?)
     func upstreamFailed(_ failure: UpstreamFailure)

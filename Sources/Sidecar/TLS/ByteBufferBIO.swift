@@ -99,7 +99,8 @@ final class ByteBufferBIO {
     private static let minimumOutboundCapacity = 2 * 1024
 
     private let bio: OpaquePointer
-    private let allocator: ByteBufferAllocator
+    /// The channel's allocator (the TLS handler's plaintext buffers come from it too).
+    let allocator: ByteBufferAllocator
     private var inbound: ByteBuffer?
     private var outbound: ByteBuffer
 

@@ -327,7 +327,7 @@ public final class OpenSSLHandler: ChannelDuplexHandler {
             let room = SSL_has_pending(connection.ssl) == 1
                 ? Self.plaintextBufferSize
                 : min(Self.plaintextBufferSize, max(256, connection.bio.inboundReadableBytes + Int(SSL_pending(connection.ssl)) + 64))
-            var buffer = spare ?? context.channel.allocator.buffer(capacity: room)
+            var buffer = spare ?? connection.bio.allocator.buffer(capacity: room)
             spare = nil
             buffer.clear()
             var rc: Int32 = 0
