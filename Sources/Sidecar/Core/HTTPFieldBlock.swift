@@ -171,23 +171,30 @@ struct HTTPFieldBlock {
         locations.remove(at: index)
     }
 
-    /// Removes every field named `name` (ASCII case-insensitively).
+    /// Removes every field named `name` (ASCII case-insensitively), in one pass: a caller may
+    /// send as many fields of one name as the head limits allow.
     mutating func remove(name: String) {
-        while let index = firstIndex(name: name) { locations.remove(at: index) }
+        guard !locations.isEmpty else { return }
+        var name = name
+        name.withUTF8 { wanted in
+            let wanted = UnsafeRawBufferPointer(wanted)
+            removeAll { candidate, _ in Self.equalIgnoringASCIICase(candidate, wanted) }
+        }
     }
 
-    /// Removes the fields for which `shouldRemove` is true (given name and value bytes).
+    /// Removes the fields for which `shouldRemove` is true (given name and value bytes), in one
+    /// pass, in place.
     mutating func removeAll(where shouldRemove: (_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) -> Bool) {
         guard !locations.isEmpty else { return }
-        let kept = storage.withUnsafeReadableBytes { bytes in
-            locations.filter { location in
-                !shouldRemove(
+        let storage = self.storage
+        storage.withUnsafeReadableBytes { bytes in
+            locations.removeAll { location in
+                shouldRemove(
                     UnsafeRawBufferPointer(rebasing: bytes[Int(location.nameStart)..<Int(location.nameEnd)]),
                     UnsafeRawBufferPointer(rebasing: bytes[Int(location.valueStart)..<Int(location.valueEnd)])
                 )
             }
         }
-        locations = kept
     }
 
     /// Removes the fields named `name`, then adds `name: value`.

@@ -115,9 +115,13 @@ struct HTTP1RequestParser {
         // Room for the fields the exchange appends (attempt, request id, trace context).
         var headBytes = ByteBufferAllocator().buffer(capacity: headLength + 256)
         headBytes.writeImmutableBuffer(buffer.readSlice(length: headLength)!)
-        var (parsed, locations) = try headBytes.withUnsafeReadableBytes { try parseHeadBytes($0) }
-        parsed.fields = HTTPFieldBlock(storage: headBytes, locations: locations)
-        return parsed
+        let line = try headBytes.withUnsafeReadableBytes { try parseHeadBytes($0) }
+        return ProxyRequestHead(
+            version: HTTPVersion(major: 1, minor: line.minor),
+            method: line.method,
+            uri: line.uri,
+            fields: HTTPFieldBlock(storage: headBytes, locations: line.fields)
+        )
     }
 
     /// Trailers a request may pass on: framing fields in them are an error (they could be merged
@@ -134,8 +138,15 @@ struct HTTP1RequestParser {
         return trailers.isEmpty ? nil : trailers
     }
 
-    /// The request line, and where the fields lie in `bytes`.
-    private func parseHeadBytes(_ bytes: UnsafeRawBufferPointer) throws -> (ProxyRequestHead, [HTTPFieldBlock.Location]) {
+    /// A parsed request line and where the head's fields lie.
+    private struct RequestLine {
+        var method: HTTPMethod
+        var uri: String
+        var minor: Int
+        var fields: [HTTPFieldBlock.Location]
+    }
+
+    private func parseHeadBytes(_ bytes: UnsafeRawBufferPointer) throws -> RequestLine {
         guard let newline = HTTP1Syntax.newlineIndex(in: bytes, from: 0, to: bytes.count),
             newline > 0, bytes[newline - 1] == UInt8(ascii: "\r")
         else { throw HTTP1ParseError.invalidRequestLine }
@@ -178,7 +189,7 @@ struct HTTP1RequestParser {
         var locations: [HTTPFieldBlock.Location] = []
         locations.reserveCapacity(16)
         _ = try HTTP1Syntax.scanFields(bytes, from: newline + 1, into: &locations, maxCount: maxHeaderCount, strict: true)
-        return (ProxyRequestHead(version: HTTPVersion(major: 1, minor: minor), method: method, uri: uri), locations)
+        return RequestLine(method: method, uri: uri, minor: minor, fields: locations)
     }
 
     /// The method for its bytes: the common ones without making a `String`.

@@ -76,8 +76,7 @@ struct HTTP1ResponseParser {
                 {
                     buffer.moveReaderIndex(forwardBy: 1)
                 }
-                guard let parsed = try parseHead(&buffer) else { return nil }
-                let (head, keepAlive, framing) = parsed
+                guard case let (head, keepAlive, framing)? = try parseHead(&buffer) else { return nil }
                 if let framing {
                     body.start(framing)
                     state = .body
@@ -124,8 +123,8 @@ struct HTTP1ResponseParser {
         guard let headLength = try headScanner.scan(buffer), let headBytes = buffer.readSlice(length: headLength) else { return nil }
         let statusLine = try headBytes.withUnsafeReadableBytes { try parseHeadBytes($0) }
         let code = statusLine.code
-        var head = ProxyResponseHead(status: statusLine.status, fields: HTTPFieldBlock(storage: headBytes, locations: statusLine.fields))
-        if code >= 100, code < 200, code != 101 { return (head, false, nil) }
+        var fields = HTTPFieldBlock(storage: headBytes, locations: statusLine.fields)
+        if code >= 100, code < 200, code != 101 { return (ProxyResponseHead(status: statusLine.status, fields: fields), false, nil) }
 
         // A proxy strips `Upgrade`: a switch of protocols was never asked for.
         if code == 101 { throw ParseError.unexpectedUpgrade }
@@ -138,7 +137,7 @@ struct HTTP1ResponseParser {
         var hasTransferEncoding = false
         var onlyChunked = true
         var codings = 0
-        head.fields.forEachField { name, value in
+        fields.forEachField { name, value in
             switch name.count {
             case 10 where HTTPFieldBlock.equalIgnoringASCIICase(name, "connection"):
                 HTTP1RequestValidator.forEachListItem(value) { token in
@@ -162,10 +161,10 @@ struct HTTP1ResponseParser {
         if contentLengthFields > 1 || !contentLengthIsCanonical {
             if lengthValid, let contentLength {
                 // `Content-Length: 5, 5` or the field twice: passed on as one plain value.
-                head.fields.replaceOrAdd(name: "content-length", value: String(contentLength))
+                fields.replaceOrAdd(name: "content-length", value: String(contentLength))
             } else {
                 // Invalid: an error below when a body follows; otherwise not passed on.
-                head.fields.remove(name: "content-length")
+                fields.remove(name: "content-length")
             }
         }
         // HTTP/1.0 has no transfer codings: such framing is faulty (RFC 9112 section 6.1), and
@@ -190,7 +189,7 @@ struct HTTP1ResponseParser {
             framing = .untilClose
             keepAlive = false
         }
-        return (head, keepAlive, framing)
+        return (ProxyResponseHead(status: statusLine.status, fields: consume fields), keepAlive, framing)
     }
 
     /// A parsed status line and where the head's fields lie.

@@ -159,7 +159,7 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
             requestID: requestID,
             peerIdentity: peer?.identity
         )
-        upstreamHead = head  // the last use: moved, not copied
+        upstreamHead = consume head  // the last use: moved, not copied
         worker.drain.requestStarted()
     }
 
@@ -181,10 +181,11 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
         let cluster = worker.clusters[clusterIndex]
         self.cluster = cluster
         record.cluster = cluster.cluster.name
-        let config = cluster.cluster.config
+        // Fields read one by one: a copy of the whole `ClusterConfig` would retain every
+        // reference in it.
         retryPolicy = cluster.retryPolicy
-        backoff = ExponentialBackoff(config.retries.backoff)
-        maxBufferedBody = config.retries.maxBufferedBody
+        backoff = ExponentialBackoff(cluster.cluster.config.retries.backoff)
+        maxBufferedBody = cluster.cluster.config.retries.maxBufferedBody
         bodyReplayable = retryPolicy.maxRetries > 0
         if cluster.cluster.followsCallerProtocol, downstreamIsHTTP2, cluster.endpoints.contains(where: { $0.speaksHTTP2 == nil }) {
             // `auto` towards an app not yet known to speak HTTP/2: keep the body (within
@@ -202,7 +203,7 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
             cluster.retryBudget.recordRequest(nowNanoseconds: Int64(startTime.uptimeNanoseconds))
         }
 
-        var timeout = listener.direction == .inbound ? listener.timeouts.request : config.timeouts.request
+        var timeout = listener.direction == .inbound ? listener.timeouts.request : cluster.cluster.config.timeouts.request
         if listener.direction == .outbound, listener.timeouts.request > .zero, listener.timeouts.request < timeout {
             timeout = listener.timeouts.request
         }
