@@ -10,10 +10,12 @@ import Glibc
 /// Foundation's initialisation) touches code all over it: ~15 MiB of its resident set are such
 /// windows, most of whose pages never run again.
 ///
-/// `trim()` marks every clean, read-only file mapping `MADV_RANDOM` (no fault-around: from now on a
-/// page comes back alone, when it is used) and drops its pages from this process
+/// `trim()` drops the pages of every clean, read-only file mapping from this process
 /// (`MADV_DONTNEED`: they stay in the page cache, shared with every other process mapping the
-/// file, and a touch maps them again with a minor fault). Only mappings without anonymous pages
+/// file, and a touch maps them again with a minor fault), after marking it `MADV_RANDOM` (older
+/// kernels then map a page alone; 6.x kernels still fault around it — checked on this machine's
+/// 6.18 — which is why release builds also lay out the code used after start-up together:
+/// `bench/hot-functions.order`). Only mappings without anonymous pages
 /// qualify: a page of a private file mapping that was ever written (relocated data) is a private
 /// anonymous copy, so nothing written is ever dropped. (smaps may still call a file page
 /// "Private_Dirty" while the file itself is not yet written back, e.g. a binary just linked: that

@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""Writes bench/hot-functions.order: the functions the sidecar runs once start-up is over, hottest
+first, for the release link (`lld --symbol-ordering-file`, see the Makefile's RELEASE_FLAGS).
+
+Why: a page of the executable's code is mapped when first touched, together with its neighbours
+(the kernel's "fault-around": 64 KiB windows, which MADV_RANDOM does not turn off on 6.x kernels).
+Left where the compiler put them, the ~2,500 functions a proxy runs are spread over 21 MiB of
+code, and every window they touch stays resident. Laid out together, they take a few windows.
+
+How: both sidecars of the mesh hop (outbound and inbound) run under callgrind; counting is zeroed
+once start-up and the first request are over, then the measured window runs the traffic the
+benchmark runs (HTTP/1.1 with 8 connections and with 1, then h2c with multiplexed streams, new
+connections included). Every function with instructions in that window is listed, by
+instructions, both processes summed. Missing or renamed symbols only cost layout (the linker is
+told not to warn), so a stale file degrades gracefully; regenerate it (`make order`) after
+changes to the data path.
+"""
+
+import argparse
+import collections
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+BENCH = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, BENCH)
+
+from peers import make_certs  # noqa: E402
+from peers.common import Proc, free_port, render, wait_port  # noqa: E402
+from peers.nginx import start_backend  # noqa: E402
+from profile import h1_load  # noqa: E402
+from run import BODY, http_check  # noqa: E402
+
+
+def functions_by_cost(path, cost):
+    """Adds each function's own instructions in one callgrind dump to `cost`."""
+    names = {}
+    current = None
+    after_call = False
+    with open(path, errors="replace") as dump:
+        for line in dump:
+            line = line.rstrip("\n")
+            match = re.match(r"(c?fn)=\((\d+)\)(?: (.*))?", line)
+            if match:
+                if match.group(3):
+                    names[match.group(2)] = match.group(3).strip()
+                if match.group(1) == "fn":
+                    current = names.get(match.group(2))
+                continue
+            if line.startswith("calls="):
+                after_call = True  # the next cost line is the call's inclusive cost
+                continue
+            if line and (line[0].isdigit() or line[0] in "+-*"):
+                if after_call:
+                    after_call = False
+                    continue
+                parts = line.split()
+                if len(parts) >= 2 and current:
+                    cost[re.sub(r"'\d+$", "", current)] += int(parts[1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sidecar-bin", default=os.path.join(os.path.dirname(BENCH), ".build", "release", "sidecar"))
+    parser.add_argument("--output", default=os.path.join(BENCH, "hot-functions.order"))
+    args = parser.parse_args()
+
+    workdir = tempfile.mkdtemp(prefix="sidecar-order-")
+    # valgrind 3.19 cannot read the toolchain's DWARF 5: a copy without it (symbols kept).
+    binary = os.path.join(workdir, "sidecar-nodebug")
+    subprocess.run(["objcopy", "--strip-debug", args.sidecar_bin, binary], check=True)
+    certs = make_certs(args.sidecar_bin, os.path.join(workdir, "certs"))
+    backend_port = free_port()
+    start_backend(workdir, backend_port, BODY)
+    port, inbound_port = free_port(), free_port()
+    values = dict(port=port, inbound_port=inbound_port, backend_port=backend_port, ca=certs.ca,
+                  client_cert=certs.cert("client"), client_key=certs.key("client"),
+                  server_cert=certs.cert("server"), server_key=certs.key("server"),
+                  client_id=certs.client_id, server_id=certs.server_id)
+    procs = []
+    try:
+        for role, listen in (("inbound", inbound_port), ("outbound", port)):
+            cfg = render(f"sidecar-{role}.yaml", os.path.join(workdir, f"{role}.yaml"), **values)
+            proc = Proc(role, ["valgrind", "--tool=callgrind", f"--callgrind-out-file={workdir}/{role}.callgrind",
+                               binary, "run", "--config", cfg, "--workers", "1", "--log-level", "warning"],
+                        os.path.join(workdir, f"{role}.log"))
+            procs.append(proc)
+            wait_port(listen, [proc], 300, f"{role} listener")
+        error = http_check(port, 120)
+        if error:
+            sys.exit(f"request through both hops failed: {error}")
+        for proc in procs:
+            subprocess.run(["callgrind_control", "--zero", str(proc.pid)], check=True, capture_output=True)
+        print(h1_load(port, 1000, 8)[1], flush=True)
+        print(h1_load(port, 200, 1)[1], flush=True)
+        subprocess.run(["h2load", "-n", "1000", "-c", "4", "-m", "8", f"http://127.0.0.1:{port}/"],
+                       check=True, capture_output=True, timeout=600)
+        for proc in procs:
+            subprocess.run(["callgrind_control", "--dump=measured", str(proc.pid)], check=True, capture_output=True)
+        time.sleep(1)
+    finally:
+        for proc in reversed(procs):
+            proc.stop(timeout=60)
+
+    cost = collections.Counter()
+    for name in os.listdir(workdir):
+        if re.match(r"(inbound|outbound)\.callgrind\.\d+$", name):
+            functions_by_cost(os.path.join(workdir, name), cost)
+    # Only symbols of the executable matter (shared libraries' are ignored by the linker); names
+    # callgrind could not resolve are addresses.
+    ordered = [name for name, instructions in cost.most_common()
+               if instructions > 0 and not name.startswith("0x") and " " not in name]
+    with open(args.output, "w") as out:
+        out.write("".join(name + "\n" for name in ordered))
+    print(f"{len(ordered)} functions written to {args.output}")
+
+
+if __name__ == "__main__":
+    main()
