@@ -31,35 +31,8 @@ sys.path.insert(0, BENCH)
 from peers import make_certs  # noqa: E402
 from peers.common import Proc, free_port, render, wait_port  # noqa: E402
 from peers.nginx import start_backend  # noqa: E402
-from profile import h1_load  # noqa: E402
+from profile import function_self_costs, h1_load  # noqa: E402
 from run import BODY, http_check  # noqa: E402
-
-
-def functions_by_cost(path, cost):
-    """Adds each function's own instructions in one callgrind dump to `cost`."""
-    names = {}
-    current = None
-    after_call = False
-    with open(path, errors="replace") as dump:
-        for line in dump:
-            line = line.rstrip("\n")
-            match = re.match(r"(c?fn)=\((\d+)\)(?: (.*))?", line)
-            if match:
-                if match.group(3):
-                    names[match.group(2)] = match.group(3).strip()
-                if match.group(1) == "fn":
-                    current = names.get(match.group(2))
-                continue
-            if line.startswith("calls="):
-                after_call = True  # the next cost line is the call's inclusive cost
-                continue
-            if line and (line[0].isdigit() or line[0] in "+-*"):
-                if after_call:
-                    after_call = False
-                    continue
-                parts = line.split()
-                if len(parts) >= 2 and current:
-                    cost[re.sub(r"'\d+$", "", current)] += int(parts[1])
 
 
 def main():
@@ -108,7 +81,8 @@ def main():
     cost = collections.Counter()
     for name in os.listdir(workdir):
         if re.match(r"(inbound|outbound)\.callgrind\.\d+$", name):
-            functions_by_cost(os.path.join(workdir, name), cost)
+            for function, instructions in function_self_costs(os.path.join(workdir, name)).items():
+                cost[re.sub(r"'\d+$", "", function.strip())] += instructions  # recursion levels as one
     # Only symbols of the executable matter (shared libraries' are ignored by the linker); names
     # callgrind could not resolve are addresses.
     ordered = [name for name, instructions in cost.most_common()

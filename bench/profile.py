@@ -117,9 +117,10 @@ def profile_callgrind(args, workdir, raw_base):
                              "## inclusive instructions", demangle(top(incl_view))])
 
 
-def self_costs(dump, count):
-    """Per-function self cost, read from the callgrind file itself: callgrind_annotate 3.19 folds
-    every function of a binary without debug information into one entry."""
+def function_self_costs(dump):
+    """Per-function self cost (instructions) by name, read from the callgrind file itself:
+    callgrind_annotate 3.19 folds every function of a binary without debug information into one
+    entry. (bench/order.py reads its dumps with this too.)"""
     names, costs = {}, {}
     current, in_call = None, False
     with open(dump, errors="replace") as f:
@@ -142,9 +143,14 @@ def self_costs(dump, count):
                     parts = line.split()
                     if len(parts) > 1:
                         costs[current] = costs.get(current, 0) + int(parts[1])
+    return {names.get(fid, fid): cost for fid, cost in costs.items()}
+
+
+def self_costs(dump, count):
+    costs = function_self_costs(dump)
     total = sum(costs.values()) or 1
     rows = sorted(costs.items(), key=lambda item: -item[1])[:count]
-    return "\n".join(f"{cost:>14,} ({100 * cost / total:5.2f}%)  {names.get(fid, fid)}" for fid, cost in rows)
+    return "\n".join(f"{cost:>14,} ({100 * cost / total:5.2f}%)  {name}" for name, cost in rows)
 
 
 def profile_perf(args, workdir, raw_base):
