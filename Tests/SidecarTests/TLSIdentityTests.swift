@@ -118,4 +118,9 @@ final class TLSIdentityTests: XCTestCase {
         try FileManager.default.copyItem(atPath: other.dir.file("x-key.pem"), toPath: mesh.dir.file("x-key.pem"))
         assertIdentityError(mesh, cert: "x.pem", key: "x-key.pem", kind: .untrusted, path: "x.pem")
     }
+
+    func testContentHashIsLowerCaseSHA256Hex() {
+        XCTAssertEqual(TLSIdentity.sha256Hex(Array("abc".utf8)), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        XCTAssertEqual(TLSIdentity.sha256Hex([]), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+    }
 }

@@ -34,6 +34,10 @@ final class TLSSPIFFEIDTests: XCTestCase {
         assertInvalid("https://td/path", "scheme")
         assertInvalid("SPIFFE://td/path", "scheme")
         assertInvalid("spiffe:/td/path", "missing")
+        assertInvalid("spiffe:", "missing")
+        assertInvalid("spiffe:/", "missing")
+        assertInvalid("x:y://td", "scheme must be \"spiffe\" (lowercase), found \"x:y\"")
+        XCTAssertEqual(try SPIFFEID(parsing: "spiffe://td/a").path, "/a")
     }
 
     func testTrustDomainRules() {

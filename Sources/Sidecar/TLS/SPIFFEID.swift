@@ -12,6 +12,22 @@ public struct SPIFFEID: Sendable, Hashable, CustomStringConvertible, Comparable 
     /// The path, `""` or e.g. `/ns/default/sa/orders`.
     public let path: String
 
+    /// Where the first `://` starts.
+    private static func firstSchemeSeparator(in utf8: String.UTF8View) -> String.Index? {
+        var index = utf8.startIndex
+        while index != utf8.endIndex {
+            if utf8[index] == UInt8(ascii: ":") {
+                let second = utf8.index(after: index)
+                if second != utf8.endIndex, utf8[second] == UInt8(ascii: "/") {
+                    let third = utf8.index(after: second)
+                    if third != utf8.endIndex, utf8[third] == UInt8(ascii: "/") { return index }
+                }
+            }
+            index = utf8.index(after: index)
+        }
+        return nil
+    }
+
     public static let maximumLength = 2048
     public static let maximumTrustDomainLength = 255
 
@@ -22,16 +38,17 @@ public struct SPIFFEID: Sendable, Hashable, CustomStringConvertible, Comparable 
             throw SPIFFEIDError(input: string, reason: "longer than \(Self.maximumLength) bytes")
         }
         guard !string.isEmpty else { throw SPIFFEIDError(input: string, reason: "empty") }
-        if let schemeEnd = string.range(of: "://") {
-            let scheme = string[string.startIndex..<schemeEnd.lowerBound]
+        // Byte searches, not Foundation's `range(of:)`: this runs for every mutual-TLS handshake.
+        if let schemeEnd = Self.firstSchemeSeparator(in: string.utf8) {
+            let scheme = string[string.startIndex..<schemeEnd]
             guard scheme == "spiffe" else {
                 throw SPIFFEIDError(input: string, reason: "scheme must be \"spiffe\" (lowercase), found \"\(scheme)\"")
             }
         } else {
             throw SPIFFEIDError(input: string, reason: "missing \"spiffe://\" scheme")
         }
-        if string.contains("?") { throw SPIFFEIDError(input: string, reason: "query is not allowed") }
-        if string.contains("#") { throw SPIFFEIDError(input: string, reason: "fragment is not allowed") }
+        if string.utf8.contains(UInt8(ascii: "?")) { throw SPIFFEIDError(input: string, reason: "query is not allowed") }
+        if string.utf8.contains(UInt8(ascii: "#")) { throw SPIFFEIDError(input: string, reason: "fragment is not allowed") }
 
         let rest = string.utf8.dropFirst(prefix.utf8.count)
         let slash = rest.firstIndex(of: UInt8(ascii: "/")) ?? rest.endIndex

@@ -136,7 +136,14 @@ public final class TLSIdentity: Sendable {
             EVP_Digest(raw.baseAddress, raw.count, &digest, &length, EVP_sha256(), nil)
         }
         precondition(ok == 1, "EVP_Digest(SHA-256) failed")
-        return digest.prefix(Int(length)).map { String(format: "%02x", $0) }.joined()
+        let hex: [UInt8] = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(Int(length) * 2)
+        for byte in digest.prefix(Int(length)) {
+            text.append(hex[Int(byte >> 4)])
+            text.append(hex[Int(byte & 0xF)])
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// Verifies the leaf (with the file's intermediates) against the bundle; nil when it chains.
