@@ -1,10 +1,11 @@
-import Foundation
+import NIOConcurrencyHelpers
 
 /// A client context's session cache: the latest resumable session per server key (SNI and/or
 /// address), bounded in size. Thread-safe: one `TLSContext` serves connections on every event loop.
 final class TLSSessionCache: @unchecked Sendable {
-    // @unchecked: all state is guarded by `lock`.
-    private let lock = NSLock()
+    // @unchecked: all state is guarded by `lock` (NIO's, not Foundation's: this runs for every
+    // new upstream connection).
+    private let lock = NIOLock()
     private var sessions: [String: TLSSession] = [:]
     private var order: [String] = []
     let capacity: Int
