@@ -37,6 +37,30 @@ extension StringProtocol {
     }
 }
 
+extension UnsafeRawBufferPointer {
+    /// True when the bytes equal `lowercase` (ASCII lowercase) ignoring ASCII case.
+    @inline(__always)
+    func equalsIgnoringASCIICase(_ lowercase: StaticString) -> Bool {
+        equalsIgnoringASCIICase(UnsafeRawBufferPointer(start: lowercase.utf8Start, count: lowercase.utf8CodeUnitCount))
+    }
+
+    /// True when both byte strings are equal ignoring ASCII case.
+    @inline(__always)
+    func equalsIgnoringASCIICase(_ other: UnsafeRawBufferPointer) -> Bool {
+        guard count == other.count else { return false }
+        for index in 0..<count where self[index].asciiLowercased != other[index].asciiLowercased { return false }
+        return true
+    }
+}
+
+extension UnsafeBufferPointer where Element == UInt8 {
+    /// True when the bytes equal `lowercase` (ASCII lowercase) ignoring ASCII case.
+    @inline(__always)
+    func equalsIgnoringASCIICase(_ lowercase: StaticString) -> Bool {
+        UnsafeRawBufferPointer(self).equalsIgnoringASCIICase(lowercase)
+    }
+}
+
 extension UInt8 {
     @inlinable
     var asciiLowercased: UInt8 { self >= UInt8(ascii: "A") && self <= UInt8(ascii: "Z") ? self | 0x20 : self }

@@ -111,7 +111,7 @@ struct HTTPFieldBlock {
             var index = 0
             for location in locations {
                 if location.nameLength == wanted.count,
-                    Self.equalIgnoringASCIICase(UnsafeRawBufferPointer(rebasing: bytes[Int(location.nameStart)..<Int(location.nameEnd)]), wanted)
+                    UnsafeRawBufferPointer(rebasing: bytes[Int(location.nameStart)..<Int(location.nameEnd)]).equalsIgnoringASCIICase(wanted)
                 {
                     return index
                 }
@@ -178,7 +178,7 @@ struct HTTPFieldBlock {
         var name = name
         name.withUTF8 { wanted in
             let wanted = UnsafeRawBufferPointer(wanted)
-            removeAll { candidate, _ in Self.equalIgnoringASCIICase(candidate, wanted) }
+            removeAll { candidate, _ in candidate.equalsIgnoringASCIICase(wanted) }
         }
     }
 
@@ -260,25 +260,6 @@ struct HTTPFieldBlock {
             }
             return offset
         }
-    }
-
-    // MARK: - Byte comparisons
-
-    /// Whether two byte strings are equal ignoring ASCII case.
-    static func equalIgnoringASCIICase(_ lhs: UnsafeRawBufferPointer, _ rhs: UnsafeRawBufferPointer) -> Bool {
-        guard lhs.count == rhs.count else { return false }
-        for index in 0..<lhs.count where lhs[index].asciiLowercased != rhs[index].asciiLowercased { return false }
-        return true
-    }
-
-    /// Whether `bytes` equal `lowercase` (ASCII lower case) ignoring ASCII case.
-    @inline(__always)
-    static func equalIgnoringASCIICase(_ bytes: UnsafeRawBufferPointer, _ lowercase: StaticString) -> Bool {
-        let count = lowercase.utf8CodeUnitCount
-        guard bytes.count == count else { return false }
-        let other = lowercase.utf8Start
-        for index in 0..<count where bytes[index].asciiLowercased != other[index] { return false }
-        return true
     }
 }
 

@@ -46,7 +46,7 @@ enum HopByHopHeaders {
         fields.forEachField { name, value in
             guard isHopByHop(name) else { return }
             found = true
-            guard name.count == 10, HTTPFieldBlock.equalIgnoringASCIICase(name, "connection") else { return }
+            guard name.count == 10, name.equalsIgnoringASCIICase("connection") else { return }
             HTTP1RequestValidator.forEachListItem(value) { token in
                 if token.equalsIgnoringASCIICase("close") {
                     wantsClose = true
@@ -57,7 +57,7 @@ enum HopByHopHeaders {
         }
         guard found else { return false }
         fields.removeAll { name, _ in
-            isHopByHop(name) || named.contains { token in token.withUnsafeBytes { HTTPFieldBlock.equalIgnoringASCIICase(name, $0) } }
+            isHopByHop(name) || named.contains { token in token.withUnsafeBytes { name.equalsIgnoringASCIICase($0) } }
         }
         return wantsClose
     }
@@ -70,12 +70,12 @@ enum HopByHopHeaders {
 
     static func isHopByHop(_ name: UnsafeRawBufferPointer) -> Bool {
         switch name.count {
-        case 2: return HTTPFieldBlock.equalIgnoringASCIICase(name, "te")
-        case 7: return HTTPFieldBlock.equalIgnoringASCIICase(name, "upgrade") || isProxyPrefixed(name)
+        case 2: return name.equalsIgnoringASCIICase("te")
+        case 7: return name.equalsIgnoringASCIICase("upgrade") || isProxyPrefixed(name)
         case 10:
-            return HTTPFieldBlock.equalIgnoringASCIICase(name, "connection") || HTTPFieldBlock.equalIgnoringASCIICase(name, "keep-alive")
+            return name.equalsIgnoringASCIICase("connection") || name.equalsIgnoringASCIICase("keep-alive")
                 || isProxyPrefixed(name)
-        case 17: return HTTPFieldBlock.equalIgnoringASCIICase(name, "transfer-encoding") || isProxyPrefixed(name)
+        case 17: return name.equalsIgnoringASCIICase("transfer-encoding") || isProxyPrefixed(name)
         default:
             return name.count > 6 && isProxyPrefixed(name)
         }
@@ -84,6 +84,6 @@ enum HopByHopHeaders {
     /// `Proxy-*`; the first byte rules out most names.
     private static func isProxyPrefixed(_ name: UnsafeRawBufferPointer) -> Bool {
         guard name.count >= 6, name[0] | 0x20 == UInt8(ascii: "p") else { return false }
-        return HTTPFieldBlock.equalIgnoringASCIICase(UnsafeRawBufferPointer(rebasing: name[0..<6]), "proxy-")
+        return UnsafeRawBufferPointer(rebasing: name[0..<6]).equalsIgnoringASCIICase("proxy-")
     }
 }

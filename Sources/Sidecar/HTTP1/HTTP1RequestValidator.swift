@@ -45,19 +45,19 @@ enum HTTP1RequestValidator {
         var expectsContinue = false
         head.fields.forEachField { name, value in
             switch name.count {
-            case 4 where HTTPFieldBlock.equalIgnoringASCIICase(name, "host"):
+            case 4 where name.equalsIgnoringASCIICase("host"):
                 forEachListItem(value) { _ in hosts += 1 }
-            case 6 where HTTPFieldBlock.equalIgnoringASCIICase(name, "expect"):
+            case 6 where name.equalsIgnoringASCIICase("expect"):
                 if !expectsContinue {
                     forEachListItem(value) { item in
                         if item.equalsIgnoringASCIICase("100-continue") { expectsContinue = true }
                     }
                 }
-            case 14 where HTTPFieldBlock.equalIgnoringASCIICase(name, "content-length"):
+            case 14 where name.equalsIgnoringASCIICase("content-length"):
                 contentLengthHeaders += 1
                 if !lengthInvalid, !parseContentLength(value, into: &length) { lengthInvalid = true }
                 if lengthIsPlain, !value.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) { lengthIsPlain = false }
-            case 17 where HTTPFieldBlock.equalIgnoringASCIICase(name, "transfer-encoding"):
+            case 17 where name.equalsIgnoringASCIICase("transfer-encoding"):
                 forEachListItem(value) { item in
                     transferCodings += 1
                     if !item.equalsIgnoringASCIICase("chunked") { onlyChunked = false }
@@ -88,12 +88,6 @@ enum HTTP1RequestValidator {
     /// Parses a `Content-Length` value: decimal digits, optionally a comma-separated list of
     /// equal values (RFC 9110 section 8.6), each at most 18 digits, agreeing with any earlier one.
     /// Returns false when the value is not acceptable.
-    static func parseContentLength(_ value: String, into length: inout Int?) -> Bool {
-        var value = value
-        return value.withUTF8 { parseContentLength(UnsafeRawBufferPointer($0), into: &length) }
-    }
-
-    /// `parseContentLength` over the value's received bytes.
     static func parseContentLength(_ value: UnsafeRawBufferPointer, into length: inout Int?) -> Bool {
         var current = 0
         var digits = 0
@@ -149,15 +143,5 @@ enum HTTP1RequestValidator {
             }
             start = end + 1
         }
-    }
-}
-
-extension UnsafeBufferPointer where Element == UInt8 {
-    /// True when the bytes equal `lowercase` (ASCII lowercase) ignoring ASCII case.
-    func equalsIgnoringASCIICase(_ lowercase: StaticString) -> Bool {
-        guard count == lowercase.utf8CodeUnitCount else { return false }
-        let other = lowercase.utf8Start
-        for index in 0..<count where self[index].asciiLowercased != other[index] { return false }
-        return true
     }
 }

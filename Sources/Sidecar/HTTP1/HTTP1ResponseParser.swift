@@ -139,16 +139,16 @@ struct HTTP1ResponseParser {
         var codings = 0
         fields.forEachField { name, value in
             switch name.count {
-            case 10 where HTTPFieldBlock.equalIgnoringASCIICase(name, "connection"):
+            case 10 where name.equalsIgnoringASCIICase("connection"):
                 HTTP1RequestValidator.forEachListItem(value) { token in
                     if token.equalsIgnoringASCIICase("close") { keepAlive = false }
                     if token.equalsIgnoringASCIICase("keep-alive"), minor == 0 { keepAlive = true }
                 }
-            case 14 where HTTPFieldBlock.equalIgnoringASCIICase(name, "content-length"):
+            case 14 where name.equalsIgnoringASCIICase("content-length"):
                 contentLengthFields += 1
                 if !HTTP1RequestValidator.parseContentLength(value, into: &contentLength) { lengthValid = false }
                 if !value.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) { contentLengthIsCanonical = false }
-            case 17 where HTTPFieldBlock.equalIgnoringASCIICase(name, "transfer-encoding"):
+            case 17 where name.equalsIgnoringASCIICase("transfer-encoding"):
                 hasTransferEncoding = true
                 HTTP1RequestValidator.forEachListItem(value) { coding in
                     codings += 1
@@ -223,7 +223,7 @@ struct HTTP1ResponseParser {
         }
         let reason = UnsafeRawBufferPointer(rebasing: statusLine[min(13, statusLine.count)...])
         let status: HTTPResponseStatus
-        if code == 200, HTTPFieldBlock.equalIgnoringASCIICase(reason, "ok") {
+        if code == 200, reason.equalsIgnoringASCIICase("ok") {
             status = .ok  // the usual line, without making its text again
         } else {
             status = HTTPResponseStatus(statusCode: code, reasonPhrase: String(decoding: reason, as: UTF8.self))

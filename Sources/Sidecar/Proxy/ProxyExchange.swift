@@ -112,16 +112,16 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
         var isGRPC = false
         head.fields.forEachField { name, value in
             switch name.count {
-            case 6 where HTTPFieldBlock.equalIgnoringASCIICase(name, "expect"):
+            case 6 where name.equalsIgnoringASCIICase("expect"):
                 hasExpect = true
-            case 12 where existingRequestID == nil && HTTPFieldBlock.equalIgnoringASCIICase(name, "x-request-id"):
+            case 12 where existingRequestID == nil && name.equalsIgnoringASCIICase("x-request-id"):
                 existingRequestID = String(decoding: value, as: UTF8.self)
-            case 12 where !sawContentType && HTTPFieldBlock.equalIgnoringASCIICase(name, "content-type"):
+            case 12 where !sawContentType && name.equalsIgnoringASCIICase("content-type"):
                 sawContentType = true
-                isGRPC = value.count >= 16 && HTTPFieldBlock.equalIgnoringASCIICase(UnsafeRawBufferPointer(rebasing: value[..<16]), "application/grpc")
-            case 17 where HTTPFieldBlock.equalIgnoringASCIICase(name, "x-sidecar-attempt"):
+                isGRPC = value.count >= 16 && UnsafeRawBufferPointer(rebasing: value[..<16]).equalsIgnoringASCIICase("application/grpc")
+            case 17 where name.equalsIgnoringASCIICase("x-sidecar-attempt"):
                 hasAttempt = true
-            case 23 where HTTPFieldBlock.equalIgnoringASCIICase(name, "x-forwarded-client-cert"):
+            case 23 where name.equalsIgnoringASCIICase("x-forwarded-client-cert"):
                 hasClientCert = true
             default:
                 return

@@ -22,7 +22,7 @@ struct ProxyRequestHead: Equatable {
         var close = false
         var keepAlive = false
         fields.forEachField { name, value in
-            guard name.count == 10, HTTPFieldBlock.equalIgnoringASCIICase(name, "connection") else { return }
+            guard name.count == 10, name.equalsIgnoringASCIICase("connection") else { return }
             HTTP1RequestValidator.forEachListItem(value) { token in
                 if token.equalsIgnoringASCIICase("close") { close = true }
                 if token.equalsIgnoringASCIICase("keep-alive") { keepAlive = true }
