@@ -90,8 +90,12 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
         let idle = listener.timeouts.idle
         if idle > .zero {
             let period = max(TimeAmount.milliseconds(100), TimeAmount.nanoseconds(idle.nanoseconds / 4))
-            idleTask = context.eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { [weak self] _ in
-                self?.checkIdle(limit: idle)
+            // Unowned, not weak: `handlerRemoved` cancels the task on this loop before the handler
+            // can go, and a weak reference would give the handler a side table, sending every
+            // retain and release of it (the pipeline takes several per request) down the
+            // runtime's slow path.
+            idleTask = context.eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { [unowned self] _ in
+                checkIdle(limit: idle)
             }
         }
     }

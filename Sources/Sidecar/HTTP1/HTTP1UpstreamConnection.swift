@@ -23,8 +23,12 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
     /// access): every way an exchange ends on this connection — response end, failure, `cancel()`
     /// — clears it, which breaks the exchange ⇄ connection cycle.
     var delegate: UpstreamStreamDelegate?
-    /// The pool this connection returns to; nil once it must not be reused.
-    private weak var owner: LoopEndpoint?
+    /// The pool this connection returns to. Unowned, not weak: the endpoint outlives its open
+    /// connections (its cluster keeps a removed endpoint in `draining` until the last one closes,
+    /// and the close callback already reaches it unowned), and a weak reference would give every
+    /// endpoint a side table, turning each retain and release of it (several per request) into
+    /// the runtime's slow path.
+    private unowned let owner: LoopEndpoint
     private var onClose: ((HTTP1UpstreamConnection) -> Void)?
     private var context: ChannelHandlerContext?
     /// The channel's allocator, read once (`channel.allocator` is a protocol call, a thread check
@@ -64,7 +68,7 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
 
     /// A connection opened for an attempt that was abandoned before using it: pool it unused.
     func releaseUnused() {
-        guard case .idle = state, let owner, owner.isMember, context?.channel.isActive == true else {
+        guard case .idle = state, owner.isMember, context?.channel.isActive == true else {
             close()
             return
         }
@@ -202,7 +206,7 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
             // A slow downstream may have paused reading this response: an idle connection reads
             // again (to notice the server closing it), and the next exchange starts unpaused.
             resumeReading(context: context)
-            if reusable, let owner, owner.isMember {
+            if reusable, owner.isMember {
                 state = .idle
                 idleSince = .now()
                 owner.idleConnections.append(self)

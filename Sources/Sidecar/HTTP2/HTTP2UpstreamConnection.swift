@@ -24,7 +24,8 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, NGHTTP2SessionDelegat
 
     let eventLoop: EventLoop
     /// The endpoint whose pool lists this connection; told whether the peer speaks HTTP/2.
-    private weak var owner: LoopEndpoint?
+    /// Unowned, not weak, for the reason given in `HTTP1UpstreamConnection.owner`.
+    private unowned let owner: LoopEndpoint?
     private let scheme: String
     /// The server's first SETTINGS arrived: it speaks HTTP/2.
     private var peerSpokeHTTP2 = false

@@ -79,9 +79,12 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
     private var heldBytes = 0
     private var finished = false
 
-    // Access log.
     private let startTime: NIODeadline
-    private var record: AccessLogRecord
+    /// The status the caller got (0 until a response head went down).
+    private var responseStatus = 0
+    /// What the access log and the trace say about this request, gathered as it goes: nil unless
+    /// one of them is configured (then the request builds, copies and frees none of its strings).
+    private var record: AccessLogRecord?
 
     // Tracing: nil unless `tracing` is configured (then every hook below is one nil check).
     private var trace: ExchangeTrace?
@@ -151,14 +154,16 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
             trace = ExchangeTrace(headers: head.fields, tracer: tracer, direction: listener.direction, startTime: startTime)
         }
         self.isGRPC = isGRPC
-        record = AccessLogRecord(
-            direction: listener.direction,
-            listener: listener.name,
-            method: head.method.rawValue,
-            path: head.uri,
-            requestID: requestID,
-            peerIdentity: peer?.identity
-        )
+        if worker.accessLog != nil || trace != nil {
+            record = AccessLogRecord(
+                direction: listener.direction,
+                listener: listener.name,
+                method: head.method.rawValue,
+                path: head.uri,
+                requestID: requestID,
+                peerIdentity: peer?.identity
+            )
+        }
         upstreamHead = consume head  // the last use: moved, not copied
         worker.drain.requestStarted()
     }
@@ -180,7 +185,7 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
         }
         let cluster = worker.clusters[clusterIndex]
         self.cluster = cluster
-        record.cluster = cluster.cluster.name
+        record?.cluster = cluster.cluster.name
         // Fields read one by one: a copy of the whole `ClusterConfig` would retain every
         // reference in it.
         retryPolicy = cluster.retryPolicy
@@ -228,13 +233,13 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
 
     func receiveBody(_ buffer: ByteBuffer) {
         guard !finished else { return }
-        record.bytesReceived += buffer.readableBytes
+        record?.bytesReceived += buffer.readableBytes
         bodyChunks.append(buffer)
         bodyBytesBuffered += buffer.readableBytes
         if bodyReplayable, bodyBytesBuffered > maxBufferedBody {
             bodyReplayable = false
             if retryPolicy.maxRetries > 0 {
-                record.flags.append("body_too_large_to_retry")
+                record?.flags.append("body_too_large_to_retry")
                 if let cluster { worker.metrics.recordBodyTooLargeToRetry(cluster: cluster.cluster.index) }
             }
         }
@@ -253,12 +258,12 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
         guard !finished else { return }
         if responseEndSent {
             // An HTTP/2 stream closes as its last frame goes out: the exchange is complete.
-            finish(status: record.status)
+            finish(status: responseStatus)
             return
         }
-        record.flags.append("downstream_closed")
+        record?.flags.append("downstream_closed")
         cancelUpstream()
-        finish(status: responseStarted ? record.status : 0)
+        finish(status: responseStarted ? responseStatus : 0)
     }
 
     func downstreamWritabilityChanged() {
@@ -280,8 +285,8 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
         upstreamHeadSent = false
         requestEndSent = false
         bodyChunksSent = 0
-        record.upstreamAddress = loopEndpoint.endpoint.addressText
-        trace?.attemptStarted(attempt: attempt, method: record.method, target: record.path, endpoint: loopEndpoint.endpoint.address, cluster: cluster.cluster.name)
+        record?.upstreamAddress = loopEndpoint.endpoint.addressText
+        trace?.attemptStarted(attempt: attempt, method: upstreamHead.method.rawValue, target: upstreamHead.uri, endpoint: loopEndpoint.endpoint.address, cluster: cluster.cluster.name)
         loopEndpoint.endpoint.activeRequests.wrappingIncrement(ordering: .relaxed)
         loopEndpoint.endpoint.totalRequests.wrappingIncrement(ordering: .relaxed)
 
@@ -516,13 +521,13 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
         let breaker = cluster.cluster.circuitBreaker
         guard breaker.tryAcquire(.retries) else {
             worker.metrics.recordOverflow(cluster: cluster.cluster.index, limit: CircuitBreaker.Limit.retries.rawValue)
-            record.flags.append("retry_overflow")
+            record?.flags.append("retry_overflow")
             return nil
         }
         guard cluster.retryBudget.tryWithdraw(nowNanoseconds: Int64(NIODeadline.now().uptimeNanoseconds)) else {
             breaker.release(.retries)
             worker.metrics.recordBudgetExhausted(cluster: cluster.cluster.index)
-            record.flags.append("retry_budget_exhausted")
+            record?.flags.append("retry_budget_exhausted")
             return nil
         }
         // The slot is taken now; `scheduleRetry` records that the next attempt holds it. (Setting
@@ -550,7 +555,7 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
     /// retry slot it held) and got the new slot from `retryPermit`.
     private func scheduleRetry(reason: String, avoid: Endpoint?) {
         holdsRetrySlot = true
-        record.retries += 1
+        record?.retries += 1
         if let cluster { worker.metrics.recordRetry(cluster: cluster.cluster.index, reason: reason) }
         let delay = backoff.delay(forRetry: attempt, using: &worker.random)
         if delay == .zero {
@@ -605,9 +610,9 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
         recordOutlier(.gatewayError)
         cancelUpstream()
         if responseStarted {
-            record.flags.append(ProxyErrorFlag.upstreamTimeout.rawValue)
+            record?.flags.append(ProxyErrorFlag.upstreamTimeout.rawValue)
             downstream.abort()
-            finish(status: record.status)
+            finish(status: responseStatus)
         } else {
             respondLocally(.upstreamTimeout)
         }
@@ -654,7 +659,7 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
     private func forwardResponseHead(_ head: consuming ProxyResponseHead) {
         responseStarted = true
         disarm(backoffTimer)
-        record.status = Int(head.status.code)
+        responseStatus = Int(head.status.code)
         HopByHopHeaders.strip(&head.fields)
         downstream.sendResponseHead(head)
         if !downstream.isWritable { upstream?.setResponseReadingPaused(true) }
@@ -667,7 +672,7 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
         dropHeldResponse()
         forwardResponseHead(head)
         for chunk in body {
-            record.bytesSent += chunk.readableBytes
+            record?.bytesSent += chunk.readableBytes
             downstream.sendResponseBody(chunk)
         }
         if !downstream.isWritable { upstream?.setResponseReadingPaused(true) }
@@ -685,12 +690,12 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
             heldBody.append(buffer)
             heldBytes += buffer.readableBytes
             if heldBytes > maxBufferedBody {
-                record.flags.append("grpc_response_too_large_to_retry")
+                record?.flags.append("grpc_response_too_large_to_retry")
                 releaseHeldResponse()
             }
             return
         }
-        record.bytesSent += buffer.readableBytes
+        record?.bytesSent += buffer.readableBytes
         downstream.sendResponseBody(buffer)
         if !downstream.isWritable { upstream?.setResponseReadingPaused(true) }
     }
@@ -713,18 +718,18 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
         endAttempt()
         responseEndSent = true
         downstream.sendResponseEnd(trailers)
-        finish(status: record.status)
+        finish(status: responseStatus)
     }
 
     func upstreamFailed(_ failure: UpstreamFailure) {
         guard !finished else { return }
         upstream = nil
         if responseStarted {
-            record.flags.append(failure == .protocolError ? ProxyErrorFlag.upstreamProtocolError.rawValue : ProxyErrorFlag.upstreamReset.rawValue)
+            record?.flags.append(failure == .protocolError ? ProxyErrorFlag.upstreamProtocolError.rawValue : ProxyErrorFlag.upstreamReset.rawValue)
             recordOutlier(.gatewayError)
             endAttempt()
             downstream.abort()
-            finish(status: record.status)
+            finish(status: responseStatus)
             return
         }
         switch failure {
@@ -757,20 +762,20 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
         guard !finished else { return }
         cancelUpstream()
         disarm(backoffTimer)
-        record.flags.append(flag.rawValue)
+        record?.flags.append(flag.rawValue)
         let response = LocalResponse(flag: flag, grpc: isGRPC, requestID: requestID)
-        record.status = Int(response.head.status.code)
+        responseStatus = Int(response.head.status.code)
         responseStarted = true
         downstream.sendResponseHead(response.head)
         // A response to HEAD has no body on the wire (its `content-length` still says what a
         // GET would have had): the text is neither sent nor counted in the access log.
         if response.body.readableBytes > 0, upstreamHead.method != .HEAD {
-            record.bytesSent += response.body.readableBytes
+            record?.bytesSent += response.body.readableBytes
             downstream.sendResponseBody(response.body)
         }
         responseEndSent = true
         downstream.sendResponseEnd(nil)
-        finish(status: record.status)
+        finish(status: responseStatus)
     }
 
     private func finish(status: Int) {
@@ -786,20 +791,24 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
             holdsRequestSlot = false
             cluster?.cluster.circuitBreaker.release(.requests)
         }
-        record.status = status
-        record.attempts = attempt
-        record.duration = NIODeadline.now() - startTime
-        if trace != nil {
-            record.traceID = trace!.traceID
-            record.spanID = trace!.finish(record: record, downstream: downstream)
-        }
+        responseStatus = status
+        let duration = NIODeadline.now() - startTime
         worker.metrics.recordRequest(
             listener: listener.index,
             cluster: cluster?.cluster.index ?? -1,
             code: status,
-            durationNanoseconds: record.duration.nanoseconds
+            durationNanoseconds: duration.nanoseconds
         )
-        worker.accessLog?.append(record)
+        if record != nil {
+            record!.status = status
+            record!.attempts = attempt
+            record!.duration = duration
+            if trace != nil {
+                record!.traceID = trace!.traceID
+                record!.spanID = trace!.finish(record: record!, downstream: downstream)
+            }
+            worker.accessLog?.append(record!)
+        }
         worker.drain.requestFinished()
         downstream.exchangeDidFinish(self)
     }
