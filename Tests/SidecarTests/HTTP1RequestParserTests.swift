@@ -181,6 +181,19 @@ final class HTTP1RequestParserTests: XCTestCase {
         // A head fed a byte at a time parses as it does whole.
         let head = "GET /a HTTP/1.1\r\nHost: x\r\nA: 1\r\n\r\n"
         XCTAssertEqual(try parse(head.map { String($0) }), ["GET /a 1.1 [Host=x,A=1]", "end"])
+        // Split anywhere (the first read is parsed whole when it can be, the rest by the
+        // scanner), two requests in a row still come out as they do from one read.
+        let two = "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhiGET /b HTTP/1.1\r\nHost: y\r\nA: 1\r\n\r\n"
+        let whole = try? parse([two])
+        XCTAssertEqual(whole, ["POST /a 1.1 [Host=x,Content-Length=2]", "body hi", "end", "GET /b 1.1 [Host=y,A=1]", "end"])
+        for cut in 1..<two.count {
+            let pieces = [String(two.prefix(cut)), String(two.dropFirst(cut))]
+            XCTAssertEqual((try? parse(pieces))?.filter { !$0.hasPrefix("body") }, whole?.filter { !$0.hasPrefix("body") }, "cut at \(cut)")
+        }
+        // A bad field line fails as soon as it is complete, whether or not the head is.
+        for input in ["GET / HTTP/1.1\r\nHost: x\r\nBad Name: 1\r\n", "GET / HTTP/1.1\r\nHost: x\r\nBad Name: 1\r\n\r\n"] {
+            XCTAssertThrowsError(try parse([input])) { XCTAssertEqual($0 as? HTTP1ParseError, .invalidHeader) }
+        }
         // A chunk-size line longer than the limit fails whether or not its end has arrived.
         let long = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1;" + String(repeating: "a", count: 4000)
         for input in [long, long + "\r\nX\r\n0\r\n\r\n"] {

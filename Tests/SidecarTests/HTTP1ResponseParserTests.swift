@@ -48,6 +48,24 @@ final class HTTP1ResponseParserTests: XCTestCase {
         XCTAssertEqual(try parse(["\r\nHTTP/1.1 204\nA: 1\n\n"]), ["head 204 No Content keep [A=1]", "end"])
     }
 
+    func testEverySplitOfAResponseParsesAlike() throws {
+        // The first read is parsed whole when it holds the head; otherwise the scanner takes the
+        // head line by line. Either way the events are the same (bodies may come in more pieces).
+        let text = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: b\n\r\nhi"
+        let whole = try parse([text])
+        XCTAssertEqual(whole, ["head 200 OK keep [Content-Length=2,X-A=b]", "body hi", "end"])
+        for cut in 1..<text.count {
+            let events = try parse([String(text.prefix(cut)), String(text.dropFirst(cut))])
+            XCTAssertEqual(events.filter { !$0.hasPrefix("body") }, ["head 200 OK keep [Content-Length=2,X-A=b]", "end"], "cut at \(cut)")
+        }
+        XCTAssertEqual(try parse(text.map { String($0) }).filter { !$0.hasPrefix("body") }, ["head 200 OK keep [Content-Length=2,X-A=b]", "end"])
+        // A field line with a NUL fails as soon as it is complete, before the blank line.
+        var parser = P()
+        parser.expectResponse(toHEAD: false)
+        var buffer = ByteBuffer(string: "HTTP/1.1 200 OK\r\nA: \u{0}\r\n")
+        XCTAssertThrowsError(try parser.next(&buffer)) { XCTAssertEqual($0 as? HTTP1ParseError, .invalidHeader) }
+    }
+
     func testChunkedWithExtensionsAndTrailers() throws {
         XCTAssertEqual(
             try parse(["HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n5;ext=1\r\nhello\r\n", "A \r\n0123456789\r", "\n0\r\ngrpc-status: 0\r\n\r\n"]),

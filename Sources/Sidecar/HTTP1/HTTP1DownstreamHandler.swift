@@ -317,7 +317,7 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
         lastActivity = .now()
         responseHeadSent = true
         let version: HTTPVersion = requestVersion.minor == 0 ? .http1_0 : .http1_1
-        let bodyAllowed = requestMethod != .HEAD && head.status.code >= 200 && head.status.code != 204 && head.status.code != 304
+        let bodyAllowed = !requestMethod.isHEAD && head.status.code >= 200 && head.status.code != 204 && head.status.code != 304
         responseBodyAllowed = bodyAllowed
         var chunked = false
         if bodyAllowed, !head.fields.contains(lowercaseName: "content-length") {

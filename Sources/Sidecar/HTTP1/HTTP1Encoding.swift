@@ -52,11 +52,12 @@ extension ByteBuffer {
     /// copied whole), `transfer-encoding: chunked` when `chunked`, the blank line. The version is
     /// HTTP/1.1 (what the proxy speaks upstream) unless the head says HTTP/1.0.
     mutating func writeHTTPRequestHead(_ head: ProxyRequestHead, chunked: Bool = false) {
-        let method = head.method.rawValue
-        let size = method.utf8.count + 1 + head.uri.utf8.count + 11 + head.fields.encodedLength + (chunked ? 28 : 0) + 2
+        let staticMethod = head.method.staticName
+        let method = staticMethod == nil ? head.method.rawValue : ""
+        let size = (staticMethod?.utf8CodeUnitCount ?? method.utf8.count) + 1 + head.uri.utf8.count + 11 + head.fields.encodedLength + (chunked ? 28 : 0) + 2
         let minor: UInt8 = head.version.major == 1 && head.version.minor == 0 ? 0 : 1
         writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
-            var offset = out.copyUTF8(method, at: 0)
+            var offset = staticMethod.map { out.copyStatic($0, at: 0) } ?? out.copyUTF8(method, at: 0)
             out[offset] = UInt8(ascii: " ")
             offset = out.copyUTF8(head.uri, at: offset + 1)
             offset = out.copyStatic(" HTTP/1.", at: offset)

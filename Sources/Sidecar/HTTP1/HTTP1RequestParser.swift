@@ -43,6 +43,8 @@ struct HTTP1RequestParser {
     let maxUriBytes: Int
     private var state: State = .awaitingHead
     private var head: HTTP1HeadScanner
+    /// The head in progress did not come whole in its first read: the scanner takes it from there.
+    private var triedWholeHead = false
     private var body: HTTP1BodyDecoder
 
     /// The longest request line that fits a target of `maxUriBytes`: method, spaces, version, CRLF.
@@ -106,16 +108,34 @@ struct HTTP1RequestParser {
     /// received bytes, copied once into storage of their own: the exchange keeps the head for as
     /// long as it may retry, and a slice would pin the whole read buffer (and keep SwiftNIO from
     /// reusing it for the next read) all that time.
+    ///
+    /// A head nearly always comes whole in one read: it is then parsed in one pass, straight away.
+    /// Only a head that did not is handed to the scanner, which keeps a head that trickles in
+    /// linear (its lines are checked once, as they arrive) and parses it when its blank line is in.
     private mutating func parseHead(_ buffer: inout ByteBuffer) throws -> ProxyRequestHead? {
-        guard let headLength = try head.scan(buffer) else {
-            // A request line that can no longer fit is a target too long (414's case, said 400).
-            if head.isInStartLine, buffer.readableBytes > maxRequestLineBytes { throw HTTP1ParseError.invalidRequest(.uriTooLong) }
-            return nil
+        var parsed: RequestLine?
+        if head.isAtStart, !triedWholeHead {
+            let limit = head.maxBytes
+            parsed = try buffer.withUnsafeReadableBytes { bytes in
+                try parseHeadBytes(UnsafeRawBufferPointer(rebasing: bytes.prefix(limit)), complete: false)
+            }
+            triedWholeHead = parsed == nil
         }
+        if parsed == nil {
+            guard let headLength = try head.scan(buffer) else {
+                // A request line that can no longer fit is a target too long (414's case, said 400).
+                if head.isInStartLine, buffer.readableBytes > maxRequestLineBytes { throw HTTP1ParseError.invalidRequest(.uriTooLong) }
+                return nil
+            }
+            parsed = try buffer.withUnsafeReadableBytes { bytes in
+                try parseHeadBytes(UnsafeRawBufferPointer(rebasing: bytes.prefix(headLength)), complete: true)
+            }
+        }
+        triedWholeHead = false
+        guard let line = parsed else { return nil }
         // Room for the fields the exchange appends (attempt, request id, trace context).
-        var headBytes = ByteBufferAllocator().buffer(capacity: headLength + 256)
-        headBytes.writeImmutableBuffer(buffer.readSlice(length: headLength)!)
-        let line = try headBytes.withUnsafeReadableBytes { try parseHeadBytes($0) }
+        var headBytes = ByteBufferAllocator().buffer(capacity: line.length + 256)
+        headBytes.writeImmutableBuffer(buffer.readSlice(length: line.length)!)
         return ProxyRequestHead(
             version: HTTPVersion(major: 1, minor: line.minor),
             method: line.method,
@@ -144,15 +164,22 @@ struct HTTP1RequestParser {
         var uri: String
         var minor: Int
         var fields: [HTTPFieldBlock.Location]
+        /// The head's length, its blank line included.
+        var length: Int
     }
 
-    private func parseHeadBytes(_ bytes: UnsafeRawBufferPointer) throws -> RequestLine {
-        guard let newline = HTTP1Syntax.newlineIndex(in: bytes, from: 0, to: bytes.count),
-            newline > 0, bytes[newline - 1] == UInt8(ascii: "\r")
-        else { throw HTTP1ParseError.invalidRequestLine }
+    /// The request line and fields at the start of `bytes`. `complete`: `bytes` are the head
+    /// exactly (the scanner found its end); otherwise they may stop short of its blank line, and
+    /// nil says so (every complete line was checked, so an error is thrown as early as it can be).
+    private func parseHeadBytes(_ bytes: UnsafeRawBufferPointer, complete: Bool) throws -> RequestLine? {
+        guard let newline = HTTP1Syntax.newlineIndex(in: bytes, from: 0, to: bytes.count) else {
+            if complete { throw HTTP1ParseError.invalidRequestLine }
+            return nil
+        }
+        guard newline > 0, bytes[newline - 1] == UInt8(ascii: "\r") else { throw HTTP1ParseError.invalidRequestLine }
         let lineEnd = newline - 1
         if lineEnd > maxRequestLineBytes { throw HTTP1ParseError.invalidRequest(.uriTooLong) }
-        if bytes.count - (newline + 1) > maxHeaderBytes { throw HTTP1ParseError.headTooLarge }
+        if complete, bytes.count - (newline + 1) > maxHeaderBytes { throw HTTP1ParseError.headTooLarge }
 
         // method = token, and here upper case: methods are case-sensitive and every registered
         // one is upper case (a lower-case `head` read as HEAD by the next hop, but not by the
@@ -163,7 +190,7 @@ struct HTTP1RequestParser {
         }
         guard index > 0, index < lineEnd, bytes[index] == UInt8(ascii: " ") else { throw HTTP1ParseError.invalidRequestLine }
         let method = Self.method(UnsafeRawBufferPointer(rebasing: bytes[0..<index]))
-        if method == .CONNECT { throw HTTP1ParseError.invalidRequestLine }
+        if method.isCONNECT { throw HTTP1ParseError.invalidRequestLine }
 
         // request-target: visible ASCII (RFC 3986: anything else must be percent-encoded); no
         // whitespace, no control characters, no bytes above 0x7E.
@@ -188,8 +215,12 @@ struct HTTP1RequestParser {
 
         var locations: [HTTPFieldBlock.Location] = []
         locations.reserveCapacity(16)
-        _ = try HTTP1Syntax.scanFields(bytes, from: newline + 1, into: &locations, maxCount: maxHeaderCount, strict: true)
-        return RequestLine(method: method, uri: uri, minor: minor, fields: locations)
+        guard let end = try HTTP1Syntax.scanFieldsIfComplete(bytes, from: newline + 1, into: &locations, maxCount: maxHeaderCount, strict: true) else {
+            if complete { throw HTTP1ParseError.invalidHeader }  // the scanner found the blank line: not reached
+            return nil
+        }
+        if end - (newline + 1) > maxHeaderBytes { throw HTTP1ParseError.headTooLarge }
+        return RequestLine(method: method, uri: uri, minor: minor, fields: locations, length: end)
     }
 
     /// The method for its bytes: the common ones without making a `String`.

@@ -43,6 +43,8 @@ struct HTTP1ResponseParser {
     private var state: State = .idle
     private var requestIsHEAD = false
     private var headScanner: HTTP1HeadScanner
+    /// The head in progress did not come whole in its first read: the scanner takes it from there.
+    private var triedWholeHead = false
     private var body: HTTP1BodyDecoder
 
     init(maxHeadBytes: Int = 64 * 1024, maxHeaderCount: Int = 256) {
@@ -56,6 +58,7 @@ struct HTTP1ResponseParser {
     mutating func expectResponse(toHEAD: Bool) {
         state = .awaitingHead
         headScanner.reset()
+        triedWholeHead = false
         requestIsHEAD = toHEAD
     }
 
@@ -106,6 +109,7 @@ struct HTTP1ResponseParser {
         case .awaitingHead:
             state = .idle
             headScanner.reset()
+            triedWholeHead = false
             throw ParseError.truncated
         case .body:
             state = .idle
@@ -119,9 +123,27 @@ struct HTTP1ResponseParser {
     /// Parses a complete head at the start of `buffer`. Returns nil when its blank line has not
     /// arrived; the framing state is nil for an interim (1xx) response. The head's fields stay in
     /// the received bytes (a slice of `buffer`, not a copy).
+    ///
+    /// A head nearly always comes whole in one read: it is then parsed in one pass, straight away.
+    /// Only a head that did not is handed to the scanner, which keeps a head that trickles in
+    /// linear (its lines are checked once, as they arrive) and parses it when its blank line is in.
     private mutating func parseHead(_ buffer: inout ByteBuffer) throws -> (ProxyResponseHead, Bool, HTTP1BodyDecoder.Framing?)? {
-        guard let headLength = try headScanner.scan(buffer), let headBytes = buffer.readSlice(length: headLength) else { return nil }
-        let statusLine = try headBytes.withUnsafeReadableBytes { try parseHeadBytes($0) }
+        var parsed: StatusLine?
+        if headScanner.isAtStart, !triedWholeHead {
+            let limit = maxHeadBytes
+            parsed = try buffer.withUnsafeReadableBytes { bytes in
+                try parseHeadBytes(UnsafeRawBufferPointer(rebasing: bytes.prefix(limit)), complete: false)
+            }
+            triedWholeHead = parsed == nil
+        }
+        if parsed == nil {
+            guard let headLength = try headScanner.scan(buffer) else { return nil }
+            parsed = try buffer.withUnsafeReadableBytes { bytes in
+                try parseHeadBytes(UnsafeRawBufferPointer(rebasing: bytes.prefix(headLength)), complete: true)
+            }
+        }
+        triedWholeHead = false
+        guard let statusLine = parsed, let headBytes = buffer.readSlice(length: statusLine.length) else { return nil }
         let code = statusLine.code
         var fields = HTTPFieldBlock(storage: headBytes, locations: statusLine.fields)
         if code >= 100, code < 200, code != 101 { return (ProxyResponseHead(status: statusLine.status, fields: fields), false, nil) }
@@ -198,10 +220,18 @@ struct HTTP1ResponseParser {
         var code: Int
         var status: HTTPResponseStatus
         var fields: [HTTPFieldBlock.Location]
+        /// The head's length, its blank line included.
+        var length: Int
     }
 
-    private func parseHeadBytes(_ bytes: UnsafeRawBufferPointer) throws -> StatusLine {
-        guard let lineEnd = HTTP1Syntax.newlineIndex(in: bytes, from: 0, to: bytes.count) else { throw ParseError.invalidStatusLine }
+    /// The status line and fields at the start of `bytes`. `complete`: `bytes` are the head
+    /// exactly (the scanner found its end); otherwise they may stop short of its blank line, and
+    /// nil says so (every complete line was checked, so an error is thrown as early as it can be).
+    private func parseHeadBytes(_ bytes: UnsafeRawBufferPointer, complete: Bool) throws -> StatusLine? {
+        guard let lineEnd = HTTP1Syntax.newlineIndex(in: bytes, from: 0, to: bytes.count) else {
+            if complete { throw ParseError.invalidStatusLine }
+            return nil
+        }
         let statusLine = UnsafeRawBufferPointer(rebasing: bytes[0..<(lineEnd > 0 && bytes[lineEnd - 1] == UInt8(ascii: "\r") ? lineEnd - 1 : lineEnd)])
         // HTTP/1.x SP 3DIGIT [SP reason-phrase]
         guard statusLine.count >= 12,
@@ -230,7 +260,10 @@ struct HTTP1ResponseParser {
         }
         var fields: [HTTPFieldBlock.Location] = []
         fields.reserveCapacity(16)
-        _ = try HTTP1Syntax.scanFields(bytes, from: lineEnd + 1, into: &fields, maxCount: maxHeaderCount, strict: false)
-        return StatusLine(minor: minor, code: code, status: status, fields: fields)
+        guard let end = try HTTP1Syntax.scanFieldsIfComplete(bytes, from: lineEnd + 1, into: &fields, maxCount: maxHeaderCount, strict: false) else {
+            if complete { throw ParseError.invalidHeader }  // the scanner found the blank line: not reached
+            return nil
+        }
+        return StatusLine(minor: minor, code: code, status: status, fields: fields, length: end)
     }
 }

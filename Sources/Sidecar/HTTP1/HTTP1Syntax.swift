@@ -97,12 +97,28 @@ enum HTTP1Syntax {
         maxCount: Int,
         strict: Bool
     ) throws -> Int {
+        guard let end = try scanFieldsIfComplete(bytes, from: start, into: &fields, maxCount: maxCount, strict: strict) else {
+            throw HTTP1ParseError.invalidHeader  // the caller found the blank line: this cannot be reached
+        }
+        return end
+    }
+
+    /// `scanFields` on bytes that may not hold the whole block yet: nil when they end before the
+    /// blank line (every complete line before that was checked, so an error comes as early as it
+    /// can; `fields` then holds the lines seen so far).
+    static func scanFieldsIfComplete(
+        _ bytes: UnsafeRawBufferPointer,
+        from start: Int,
+        into fields: inout [HTTPFieldBlock.Location],
+        maxCount: Int,
+        strict: Bool
+    ) throws -> Int? {
         let count = bytes.count
         var position = start
         var found = 0
         while true {
             guard position < count, let newline = newlineIndex(in: bytes, from: position, to: count) else {
-                throw HTTP1ParseError.invalidHeader  // the caller found the blank line: this cannot be reached
+                return nil
             }
             var end = newline
             let hasCR = end > position && bytes[end - 1] == UInt8(ascii: "\r")

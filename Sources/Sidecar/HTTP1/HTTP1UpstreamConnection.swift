@@ -89,8 +89,8 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
         // A body of unknown length goes chunked (the line is written with the head: the exchange
         // keeps its head for retries, and editing it here would copy its bytes).
         let chunked = hasBody && !head.fields.contains(lowercaseName: "content-length")
-        parser.expectResponse(toHEAD: head.method == .HEAD)
-        requestIsHEAD = head.method == .HEAD
+        requestIsHEAD = head.method.isHEAD
+        parser.expectResponse(toHEAD: requestIsHEAD)
         writer.writeHead(chunked: chunked, allocator: allocator, encode: { $0.writeHTTPRequestHead(head, chunked: chunked) }) {
             context.write(wrapOutboundOut($0), promise: nil)
         }

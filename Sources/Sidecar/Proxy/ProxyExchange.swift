@@ -769,7 +769,7 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
         downstream.sendResponseHead(response.head)
         // A response to HEAD has no body on the wire (its `content-length` still says what a
         // GET would have had): the text is neither sent nor counted in the access log.
-        if response.body.readableBytes > 0, upstreamHead.method != .HEAD {
+        if response.body.readableBytes > 0, !upstreamHead.method.isHEAD {
             record?.bytesSent += response.body.readableBytes
             downstream.sendResponseBody(response.body)
         }
