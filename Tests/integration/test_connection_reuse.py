@@ -92,3 +92,39 @@ def test_pipelined_requests_of_a_caller_that_left_are_never_sent(start_sidecar):
         assert seen == [b"GET /first HTTP/1.1"], seen
     finally:
         backend.close()
+
+
+def test_idle_caller_connection_is_closed_and_a_busy_one_is_kept(start_sidecar):
+    """The listener's idle timeout closes a keep-alive connection that sends nothing, within a
+    check period (a quarter of the limit) of the limit, and never one that keeps sending."""
+    backend = HTTPBackend(lambda req: (200, {}, b"ok"))
+    try:
+        config = basic_config(backend.address)
+        config["outbound"][0]["timeouts"] = {"idle": "1s"}
+        sidecar = start_sidecar(config)
+
+        def exchange(sock):
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: backend\r\n\r\n")
+            data = b""
+            while not data.endswith(b"ok"):
+                chunk = sock.recv(65536)
+                assert chunk, "the connection was closed"
+                data += chunk
+            return time.monotonic()
+
+        busy = socket.create_connection(("127.0.0.1", sidecar.outbound_port()), timeout=5)
+        started = time.monotonic()
+        while time.monotonic() - started < 2.5:
+            exchange(busy)
+            time.sleep(0.3)  # behaviour: a caller that sends a request every 0.3 s
+        exchange(busy)  # still open, 2.5 s (2.5 idle limits) after it was opened
+        busy.close()
+
+        idle = socket.create_connection(("127.0.0.1", sidecar.outbound_port()), timeout=5)
+        answered = exchange(idle)
+        assert idle.recv(65536) == b"", "the idle connection was not closed"
+        closed_after = time.monotonic() - answered
+        idle.close()
+        assert 0.9 <= closed_after <= 2.0, f"closed {closed_after:.2f} s after its last response"
+    finally:
+        backend.close()

@@ -43,8 +43,12 @@ final class LoopCluster {
         apply(cluster.endpointSet)
         if idleTimeout > .zero {
             let period = max(TimeAmount.milliseconds(250), TimeAmount.nanoseconds(idleTimeout.nanoseconds / 4))
-            sweepTask = eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { [weak self] _ in
-                self?.sweepIdle()
+            // Unowned: a loop's clusters live as long as the runtime, which shuts its loops down
+            // before letting them go. Nothing refers to a cluster weakly: a weak reference would
+            // give it a side table, and every retain and release of it (several per request)
+            // would take the runtime's slow path.
+            sweepTask = eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { [unowned self] _ in
+                sweepIdle()
             }
         }
     }
@@ -74,6 +78,7 @@ final class LoopCluster {
             removed.closeIdleConnections(olderThan: nil, now: .now())
             if removed.openConnections > 0 { draining.append(removed) }
         }
+        pruneDrained()
         endpoints = next
         memberEndpoints = set.endpoints
         version = set.version
@@ -109,14 +114,12 @@ final class LoopCluster {
     func connection(to loopEndpoint: LoopEndpoint) -> EventLoopFuture<HTTP1UpstreamConnection> {
         loopEndpoint.openConnections += 1
         let breaker = cluster.circuitBreaker
-        return connector.connect(loopEndpoint) { [weak self, unowned loopEndpoint] closed in
+        // A removed endpoint whose last connection closed leaves `draining` at the next sweep or push.
+        return connector.connect(loopEndpoint) { [unowned loopEndpoint] closed in
             breaker.release(.connections)
             loopEndpoint.openConnections -= 1
             if let index = loopEndpoint.idleConnections.firstIndex(where: { $0 === closed }) {
                 loopEndpoint.idleConnections.remove(at: index)
-            }
-            if !loopEndpoint.isMember, loopEndpoint.openConnections == 0 {
-                self?.draining.removeAll { $0 === loopEndpoint }
             }
         }
     }
@@ -133,13 +136,10 @@ final class LoopCluster {
     func openHTTP2Connection(to loopEndpoint: LoopEndpoint) -> HTTP2UpstreamConnection {
         loopEndpoint.openConnections += 1
         let breaker = cluster.circuitBreaker
-        let connection = HTTP2UpstreamConnection(eventLoop: eventLoop, owner: loopEndpoint, secure: connector.secureChannel != nil) { [weak self, unowned loopEndpoint] closed in
+        let connection = HTTP2UpstreamConnection(eventLoop: eventLoop, owner: loopEndpoint, secure: connector.secureChannel != nil) { [unowned loopEndpoint] closed in
             breaker.release(.connections)
             loopEndpoint.openConnections -= 1
             loopEndpoint.http2Connections.removeAll { $0 === closed }
-            if !loopEndpoint.isMember, loopEndpoint.openConnections == 0 {
-                self?.draining.removeAll { $0 === loopEndpoint }
-            }
         }
         loopEndpoint.http2Connections.append(connection)
         connector.connectHTTP2(loopEndpoint, handler: connection).whenComplete { result in
@@ -154,11 +154,13 @@ final class LoopCluster {
     }
 
     /// A pooled connection when one is idle right now, without connecting.
-    func idleConnection(to loopEndpoint: LoopEndpoint) -> HTTP1UpstreamConnection? {
-        loopEndpoint.takeIdleConnection(now: .now(), idleTimeout: idleTimeout)
+    /// A pooled connection to `loopEndpoint` idle for less than the idle timeout at `now`.
+    func idleConnection(to loopEndpoint: LoopEndpoint, now: NIODeadline) -> HTTP1UpstreamConnection? {
+        loopEndpoint.takeIdleConnection(now: now, idleTimeout: idleTimeout)
     }
 
     private func sweepIdle() {
+        pruneDrained()
         let now = NIODeadline.now()
         for loopEndpoint in endpoints {
             loopEndpoint.closeIdleConnections(olderThan: idleTimeout, now: now)
@@ -167,6 +169,11 @@ final class LoopCluster {
         for loopEndpoint in draining {
             loopEndpoint.closeIdleConnections(olderThan: nil, now: now)
         }
+    }
+
+    /// Forgets removed endpoints whose last connection has closed.
+    private func pruneDrained() {
+        draining.removeAll { $0.openConnections == 0 }
     }
 
     /// Closes every idle pooled connection (drain and shutdown).

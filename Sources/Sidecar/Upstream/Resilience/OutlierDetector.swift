@@ -38,9 +38,10 @@ final class OutlierDetector: Sendable {
         .nanoseconds(base.nanoseconds * Int64(min(max(times, 1), 10)))
     }
 
-    /// Records one attempt's outcome; returns true when this outcome ejected the endpoint.
+    /// Records one attempt's outcome; returns true when this outcome ejected the endpoint. `now`
+    /// is read only when the outcome may eject (a success, nearly every call, needs no clock).
     @discardableResult
-    func record(_ outcome: Outcome, endpoint: Endpoint, endpoints: [Endpoint], now: NIODeadline) -> Bool {
+    func record(_ outcome: Outcome, endpoint: Endpoint, endpoints: [Endpoint], now: @autoclosure () -> NIODeadline) -> Bool {
         switch outcome {
         case .success:
             if endpoint.consecutive5xx.load(ordering: .relaxed) != 0 { endpoint.consecutive5xx.store(0, ordering: .relaxed) }
@@ -49,12 +50,12 @@ final class OutlierDetector: Sendable {
         case .serverError:
             endpoint.consecutiveGatewayErrors.store(0, ordering: .relaxed)
             let count = endpoint.consecutive5xx.wrappingIncrementThenLoad(ordering: .relaxed)
-            return count >= config.consecutive5xx ? tryEject(endpoint, endpoints: endpoints, now: now) : false
+            return count >= config.consecutive5xx ? tryEject(endpoint, endpoints: endpoints, now: now()) : false
         case .gatewayError:
             let fives = endpoint.consecutive5xx.wrappingIncrementThenLoad(ordering: .relaxed)
             let gateways = endpoint.consecutiveGatewayErrors.wrappingIncrementThenLoad(ordering: .relaxed)
             if gateways >= config.consecutiveGatewayErrors || fives >= config.consecutive5xx {
-                return tryEject(endpoint, endpoints: endpoints, now: now)
+                return tryEject(endpoint, endpoints: endpoints, now: now())
             }
             return false
         }
