@@ -112,4 +112,23 @@ final class TimerWheelTests: XCTestCase {
         XCTAssertEqual(Set(recorder.fired.map(\.kind)).count, 20)
         XCTAssertEqual(wheel.armedCount, 0)
     }
+
+    func testARecycledTimerIsDisarmedAndServesItsNextOwner() {
+        let loop = EmbeddedEventLoop()
+        let wheel = TimerWheel(eventLoop: loop, tick: .milliseconds(10), slotCount: 64)
+        let first = Recorder(loop: loop)
+        let second = Recorder(loop: loop)
+        let timer = wheel.makeTimer(kind: 1, target: first)
+        wheel.arm(timer, in: .milliseconds(50))
+        wheel.recycle(timer)  // its owner went away while it was armed
+        XCTAssertFalse(timer.isArmed)
+        XCTAssertEqual(wheel.armedCount, 0)
+        let reused = wheel.makeTimer(kind: 2, target: second)
+        XCTAssertTrue(reused === timer, "the spare timer is handed out again")
+        wheel.arm(reused, in: .milliseconds(20))
+        loop.advanceTime(to: ms(100))
+        XCTAssertTrue(first.fired.isEmpty, "the first owner is never called after recycling")
+        XCTAssertEqual(second.fired.map(\.kind), [2])
+        XCTAssertFalse(wheel.makeTimer(kind: 3, target: second) === timer, "a timer in use is not spare")
+    }
 }

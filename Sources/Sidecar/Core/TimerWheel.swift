@@ -26,6 +26,10 @@ final class TimerWheel {
     private var wakeUpTick: UInt64 = 0
     /// True while `advance` runs (it reschedules the wake-up itself when done).
     private var advancing = false
+    /// Disarmed timers handed back by owners that went away, for the next owners: an exchange
+    /// takes a timer per request, and this keeps that from being an allocation per request.
+    private var spare: [WheelTimer] = []
+    static let spareLimit = 1024
 
     init(eventLoop: EventLoop, tick: TimeAmount = .milliseconds(1), slotCount: Int = 1024) {
         precondition(slotCount > 0 && slotCount & (slotCount - 1) == 0, "slotCount must be a power of two")
@@ -33,6 +37,20 @@ final class TimerWheel {
         self.tickNanoseconds = UInt64(max(1, tick.nanoseconds))
         self.slots = Array(repeating: nil, count: slotCount)
         self.mask = UInt64(slotCount - 1)
+    }
+
+    /// A disarmed timer for `target` (a recycled one when there is one).
+    func makeTimer(kind: UInt8, target: any WheelTimerTarget) -> WheelTimer {
+        guard let timer = spare.popLast() else { return WheelTimer(kind: kind, target: target) }
+        timer.kind = kind
+        timer.target = target
+        return timer
+    }
+
+    /// Disarms `timer` and keeps it for `makeTimer`: its owner must not touch it again.
+    func recycle(_ timer: WheelTimer) {
+        cancel(timer)
+        if spare.count < Self.spareLimit { spare.append(timer) }
     }
 
     /// Arms `timer` to fire `amount` from now (re-arming it if it was armed).

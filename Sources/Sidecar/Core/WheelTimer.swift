@@ -4,12 +4,12 @@ protocol WheelTimerTarget: AnyObject {
 }
 
 /// One timer of a `TimerWheel`: a list node its owner keeps and re-arms, so arming takes no
-/// allocation. The owner must cancel it before it goes away (its target is not retained: the
-/// owner holds the timer, not the other way round).
+/// allocation. The owner must cancel it (or hand it back with `TimerWheel.recycle`) before it
+/// goes away (its target is not retained: the owner holds the timer, not the other way round).
 final class WheelTimer {
     /// Says which of its owner's timers this is.
-    let kind: UInt8
-    unowned(unsafe) let target: any WheelTimerTarget
+    var kind: UInt8
+    unowned(unsafe) var target: any WheelTimerTarget
 
     /// The wheel tick at which it fires.
     var deadlineTick: UInt64 = 0

@@ -574,7 +574,7 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
     }
 
     private func arm(_ timer: WheelTimer?, _ kind: TimerKind, in amount: TimeAmount) -> WheelTimer {
-        let timer = timer ?? WheelTimer(kind: kind.rawValue, target: self)
+        let timer = timer ?? worker.timers.makeTimer(kind: kind.rawValue, target: self)
         worker.timers.arm(timer, in: amount)
         return timer
     }
@@ -600,9 +600,10 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
 
     deinit {
         // A wheel timer does not keep its target alive: none may stay armed past this exchange.
-        disarm(requestTimer)
-        disarm(backoffTimer)
-        disarm(perTryTimer)
+        // They go back to the wheel, disarmed, for the next exchanges of this loop.
+        if let requestTimer { worker.timers.recycle(requestTimer) }
+        if let backoffTimer { worker.timers.recycle(backoffTimer) }
+        if let perTryTimer { worker.timers.recycle(perTryTimer) }
     }
 
     private func requestTimedOut() {
