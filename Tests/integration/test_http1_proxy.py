@@ -23,7 +23,10 @@ def test_outbound_round_trip(backend, start_sidecar):
     assert echo["path"] == "/hello?x=1"
     assert echo["headers"]["host"] == "backend"
     assert echo["headers"]["x-sidecar-attempt"] == "1"
-    assert len(echo["headers"]["x-request-id"]) == 36
+    made = echo["headers"]["x-request-id"]
+    assert len(made) == 36 and made[14] == "4" and made[8] == made[13] == made[18] == made[23] == "-"
+    # The access log names the id the upstream was given.
+    wait_until(lambda: any(r.get("request_id") == made for r in sidecar.access_log()), message="access log line with the made id")
 
 
 def test_inbound_round_trip(backend, start_sidecar):

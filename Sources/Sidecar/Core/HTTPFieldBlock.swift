@@ -136,6 +136,32 @@ struct HTTPFieldBlock {
 
     /// Adds `name: value` after the other fields. The caller gives a valid name and a value
     /// without CR, LF or NUL (the proxy's own fields, or fields another codec checked).
+    /// Appends `name: <the UUID high, low as text>` (an `x-request-id` made by the sidecar), its
+    /// digits written in place: no `String` is made for it.
+    mutating func append(name: StaticString, uuidHigh high: UInt64, low: UInt64) {
+        let start = storage.writerIndex - storage.readerIndex
+        let nameLength = name.utf8CodeUnitCount
+        let valueLength = RequestIDGenerator.textLength
+        _ = storage.writeWithUnsafeMutableBytes(minimumWritableBytes: nameLength + valueLength + 4) { out in
+            let base = out.baseAddress!
+            base.copyMemory(from: name.utf8Start, byteCount: nameLength)
+            base.storeBytes(of: UInt8(ascii: ":"), toByteOffset: nameLength, as: UInt8.self)
+            base.storeBytes(of: UInt8(ascii: " "), toByteOffset: nameLength + 1, as: UInt8.self)
+            RequestIDGenerator.write(high: high, low: low, to: base + nameLength + 2)
+            base.storeBytes(of: UInt8(ascii: "\r"), toByteOffset: nameLength + 2 + valueLength, as: UInt8.self)
+            base.storeBytes(of: UInt8(ascii: "\n"), toByteOffset: nameLength + 3 + valueLength, as: UInt8.self)
+            return nameLength + valueLength + 4
+        }
+        precondition(storage.readableBytes < Int(Int32.max), "header fields beyond 2 GiB")
+        locations.append(Location(
+            nameStart: start,
+            nameEnd: start + nameLength,
+            valueStart: start + nameLength + 2,
+            valueEnd: start + nameLength + 2 + valueLength,
+            isCanonicalLine: true
+        ))
+    }
+
     mutating func append(name: String, value: String) {
         var name = name
         var value = value

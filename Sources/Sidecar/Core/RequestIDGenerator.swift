@@ -11,32 +11,45 @@ struct RequestIDGenerator {
 
     /// A new UUID string such as `3f2c1e8a-9b7d-4c2e-8f1a-0b9c8d7e6f5a`.
     mutating func next() -> String {
+        let id = nextBits()
+        return Self.text(high: id.high, low: id.low)
+    }
+
+    /// A new version-4 UUID as its 128 bits (`text` or `write` make its text when it is needed).
+    mutating func nextBits() -> (high: UInt64, low: UInt64) {
         let high = (nextUInt64() & 0xFFFF_FFFF_FFFF_0FFF) | 0x0000_0000_0000_4000  // version 4
         let low = (nextUInt64() & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000  // variant 10
-        return Self.text(high: high, low: low)
+        return (high, low)
     }
+
+    /// The length of a UUID's text.
+    static let textLength = 36
 
     /// The 128 bits `high`, `low` in UUID text form (8-4-4-4-12 lower-case hex digits).
     static func text(high: UInt64, low: UInt64) -> String {
-        String(unsafeUninitializedCapacity: 36) { out in
-            let base = UnsafeMutableRawPointer(out.baseAddress!)
-            let first = hexDigits(UInt32(truncatingIfNeeded: high >> 32))
-            let second = hexDigits(UInt32(truncatingIfNeeded: high))
-            let third = hexDigits(UInt32(truncatingIfNeeded: low >> 32))
-            let fourth = hexDigits(UInt32(truncatingIfNeeded: low))
-            // Stored little-endian: a word's low bytes are its first digits.
-            base.storeBytes(of: first.littleEndian, toByteOffset: 0, as: UInt64.self)
-            base.storeBytes(of: UInt8(ascii: "-"), toByteOffset: 8, as: UInt8.self)
-            base.storeBytes(of: UInt32(truncatingIfNeeded: second).littleEndian, toByteOffset: 9, as: UInt32.self)
-            base.storeBytes(of: UInt8(ascii: "-"), toByteOffset: 13, as: UInt8.self)
-            base.storeBytes(of: UInt32(truncatingIfNeeded: second >> 32).littleEndian, toByteOffset: 14, as: UInt32.self)
-            base.storeBytes(of: UInt8(ascii: "-"), toByteOffset: 18, as: UInt8.self)
-            base.storeBytes(of: UInt32(truncatingIfNeeded: third).littleEndian, toByteOffset: 19, as: UInt32.self)
-            base.storeBytes(of: UInt8(ascii: "-"), toByteOffset: 23, as: UInt8.self)
-            base.storeBytes(of: UInt32(truncatingIfNeeded: third >> 32).littleEndian, toByteOffset: 24, as: UInt32.self)
-            base.storeBytes(of: fourth.littleEndian, toByteOffset: 28, as: UInt64.self)
-            return 36
+        String(unsafeUninitializedCapacity: textLength) { out in
+            write(high: high, low: low, to: UnsafeMutableRawPointer(out.baseAddress!))
+            return textLength
         }
+    }
+
+    /// Writes the text of `high`, `low` (`textLength` bytes) at `base`.
+    static func write(high: UInt64, low: UInt64, to base: UnsafeMutableRawPointer) {
+        let first = hexDigits(UInt32(truncatingIfNeeded: high >> 32))
+        let second = hexDigits(UInt32(truncatingIfNeeded: high))
+        let third = hexDigits(UInt32(truncatingIfNeeded: low >> 32))
+        let fourth = hexDigits(UInt32(truncatingIfNeeded: low))
+        // Stored little-endian: a word's low bytes are its first digits.
+        base.storeBytes(of: first.littleEndian, toByteOffset: 0, as: UInt64.self)
+        base.storeBytes(of: UInt8(ascii: "-"), toByteOffset: 8, as: UInt8.self)
+        base.storeBytes(of: UInt32(truncatingIfNeeded: second).littleEndian, toByteOffset: 9, as: UInt32.self)
+        base.storeBytes(of: UInt8(ascii: "-"), toByteOffset: 13, as: UInt8.self)
+        base.storeBytes(of: UInt32(truncatingIfNeeded: second >> 32).littleEndian, toByteOffset: 14, as: UInt32.self)
+        base.storeBytes(of: UInt8(ascii: "-"), toByteOffset: 18, as: UInt8.self)
+        base.storeBytes(of: UInt32(truncatingIfNeeded: third).littleEndian, toByteOffset: 19, as: UInt32.self)
+        base.storeBytes(of: UInt8(ascii: "-"), toByteOffset: 23, as: UInt8.self)
+        base.storeBytes(of: UInt32(truncatingIfNeeded: third >> 32).littleEndian, toByteOffset: 24, as: UInt32.self)
+        base.storeBytes(of: fourth.littleEndian, toByteOffset: 28, as: UInt64.self)
     }
 
     /// The eight hex digits of `value` as ASCII bytes in one word, the first digit in the low

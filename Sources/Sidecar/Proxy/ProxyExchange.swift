@@ -21,7 +21,24 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
     private let downstreamIsHTTP2: Bool
     /// When the caller sent `grpc-timeout`: the request's deadline, passed on as the time left.
     private var grpcDeadline: NIODeadline?
-    private(set) var requestID: String
+    /// Where the request's id comes from: the caller's `x-request-id` (then read from the head
+    /// when its text is needed), or one made here and kept as its 128 bits (its digits are
+    /// written straight into the upstream head). Most requests never need it as a `String`.
+    private enum RequestIDSource {
+        case caller
+        case made(high: UInt64, low: UInt64)
+    }
+    private let requestIDSource: RequestIDSource
+
+    /// The request's id as text (the access log, a local response, a hash key).
+    var requestID: String { Self.text(of: requestIDSource, in: upstreamHead.fields) }
+
+    private static func text(of source: RequestIDSource, in fields: HTTPFieldBlock) -> String {
+        switch source {
+        case .caller: return fields.first(name: "x-request-id") ?? ""
+        case .made(let high, let low): return RequestIDGenerator.text(high: high, low: low)
+        }
+    }
 
     private var cluster: LoopCluster?
     private var retryPolicy = RetryPolicy.none
@@ -110,15 +127,17 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
         var hasExpect = false
         var hasAttempt = false
         var hasClientCert = false
-        var existingRequestID: String?
+        var sawRequestID = false
+        var requestIDIsEmpty = false
         var sawContentType = false
         var isGRPC = false
         head.fields.forEachField { name, value in
             switch name.count {
             case 6 where name.equalsIgnoringASCIICase("expect"):
                 hasExpect = true
-            case 12 where existingRequestID == nil && name.equalsIgnoringASCIICase("x-request-id"):
-                existingRequestID = String(decoding: value, as: UTF8.self)
+            case 12 where !sawRequestID && name.equalsIgnoringASCIICase("x-request-id"):
+                sawRequestID = true
+                requestIDIsEmpty = value.isEmpty
             case 12 where !sawContentType && name.equalsIgnoringASCIICase("content-type"):
                 sawContentType = true
                 isGRPC = value.count >= 16 && UnsafeRawBufferPointer(rebasing: value[..<16]).equalsIgnoringASCIICase("application/grpc")
@@ -132,14 +151,15 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
         }
         if hasExpect { head.fields.remove(name: "expect") }
         if hasAttempt { head.fields.remove(name: "x-sidecar-attempt") }
-        if let existingRequestID, !existingRequestID.isEmpty {
-            requestID = existingRequestID
+        if sawRequestID, !requestIDIsEmpty {
+            requestIDSource = .caller
         } else {
-            requestID = worker.requestIDs.next()
-            if existingRequestID == nil {
+            let id = worker.requestIDs.nextBits()
+            requestIDSource = .made(high: id.high, low: id.low)
+            if !sawRequestID {
                 requestIDHeaderPending = true  // added with the attempt header, in one append
             } else {
-                head.fields.replaceOrAdd(name: "x-request-id", value: requestID)
+                head.fields.replaceOrAdd(name: "x-request-id", value: RequestIDGenerator.text(high: id.high, low: id.low))
             }
         }
         if listener.direction == .inbound {
@@ -160,7 +180,7 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
                 listener: listener.name,
                 method: head.method.rawValue,
                 path: head.uri,
-                requestID: requestID,
+                requestID: Self.text(of: requestIDSource, in: head.fields),
                 peerIdentity: peer?.identity
             )
         }
@@ -383,7 +403,9 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
         if !attemptHeaderAdded {
             attemptHeaderAdded = true
             upstreamHead.fields.append(name: "x-sidecar-attempt", value: attempt == 1 ? "1" : String(attempt))
-            if requestIDHeaderPending { upstreamHead.fields.append(name: "x-request-id", value: requestID) }
+            if requestIDHeaderPending, case .made(let high, let low) = requestIDSource {
+                upstreamHead.fields.append(name: "x-request-id", uuidHigh: high, low: low)
+            }
             if let forwardedClientCertPending { upstreamHead.fields.append(name: "x-forwarded-client-cert", value: forwardedClientCertPending) }
         } else {
             upstreamHead.fields.replaceOrAdd(name: "x-sidecar-attempt", value: String(attempt))
