@@ -66,6 +66,20 @@ final class HTTPFieldBlockTests: XCTestCase {
         XCTAssertEqual(pairs(filtered), ["A=1", "C=3"])
     }
 
+    func testOnlyAUniqueFieldOfTheSameLengthIsOverwrittenInPlace() throws {
+        let original = try received("HTTP/1.1 200 OK\r\nA: 1\r\nX-Sidecar-Attempt: 7\r\nB: 2\r\n\r\n")
+        var block = original
+        XCTAssertTrue(block.overwriteOnlyValue(lowercaseName: "x-sidecar-attempt", with: "1"))
+        XCTAssertEqual(pairs(block), ["A=1", "X-Sidecar-Attempt=1", "B=2"], "the field keeps its place")
+        XCTAssertEqual(encoded(block), "A: 1\r\nX-Sidecar-Attempt: 1\r\nB: 2\r\n")
+        XCTAssertEqual(pairs(original), ["A=1", "X-Sidecar-Attempt=7", "B=2"], "the copy it came from is unchanged")
+        XCTAssertFalse(block.overwriteOnlyValue(lowercaseName: "x-sidecar-attempt", with: "10"), "another length")
+        XCTAssertFalse(block.overwriteOnlyValue(lowercaseName: "c", with: "1"), "no such field")
+        var twice = try received("HTTP/1.1 200 OK\r\nx-sidecar-attempt: 7\r\nx-sidecar-attempt: 8\r\n\r\n")
+        XCTAssertFalse(twice.overwriteOnlyValue(lowercaseName: "x-sidecar-attempt", with: "1"), "more than one")
+        XCTAssertEqual(pairs(twice), ["x-sidecar-attempt=7", "x-sidecar-attempt=8"])
+    }
+
     func testRemovingManyFieldsOfOneNameIsOnePass() throws {
         // A caller may send thousands of fields of one name (limits.maxHeaderCount goes up to
         // 10,000); removing them must not rescan the block per field. Quadratic removal took

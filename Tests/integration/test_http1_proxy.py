@@ -3,7 +3,7 @@
 import http.client
 import json
 
-from harness import HTTPBackend, basic_config, wait_until
+from harness import HTTPBackend, basic_config, raw_request, wait_until
 
 
 def get(port, path="/", headers=None, method="GET", body=None):
@@ -129,6 +129,18 @@ def test_hop_by_hop_headers_removed_and_host_preserved(backend, start_sidecar):
     assert seen["x-end-to-end"] == "kept"
     assert seen["x-sidecar-attempt"] == "1"
     assert len(seen["x-request-id"]) == 36
+
+
+def test_received_attempt_fields_give_way_to_this_hops_count(backend, start_sidecar):
+    """A received `x-sidecar-attempt` (the previous hop's, or a caller's own) is replaced by this
+    hop's count: in place when it is the only one, all of them when there are several."""
+    sidecar = start_sidecar(basic_config(backend.address))
+    for fields in ([b"x-sidecar-attempt: 3"], [b"X-Sidecar-Attempt: 1", b"x-sidecar-attempt: 2"], [b"x-sidecar-attempt: 12"]):
+        raw = b"GET /a HTTP/1.1\r\nHost: backend\r\n" + b"".join(f + b"\r\n" for f in fields) + b"Connection: close\r\n\r\n"
+        answer = raw_request(sidecar.inbound_port(), raw)
+        assert answer.startswith(b"HTTP/1.1 200"), answer[:100]
+        received = backend.requests[-1]["raw_headers"]
+        assert [v for k, v in received if k.lower() == "x-sidecar-attempt"] == ["1"], (fields, received)
 
 
 def test_inbound_never_passes_on_callers_client_cert_header(backend, start_sidecar):

@@ -134,8 +134,6 @@ struct HTTPFieldBlock {
         firstIndex(lowercaseName: name) != nil
     }
 
-    /// Adds `name: value` after the other fields. The caller gives a valid name and a value
-    /// without CR, LF or NUL (the proxy's own fields, or fields another codec checked).
     /// Appends `name: <the UUID high, low as text>` (an `x-request-id` made by the sidecar), its
     /// digits written in place: no `String` is made for it.
     mutating func append(name: StaticString, uuidHigh high: UInt64, low: UInt64) {
@@ -162,6 +160,8 @@ struct HTTPFieldBlock {
         ))
     }
 
+    /// Adds `name: value` after the other fields. The caller gives a valid name and a value
+    /// without CR, LF or NUL (the proxy's own fields, or fields another codec checked).
     mutating func append(name: String, value: String) {
         var name = name
         var value = value
@@ -221,6 +221,29 @@ struct HTTPFieldBlock {
                 )
             }
         }
+    }
+
+    /// Gives the only field named `lowercaseName` the value `value`, in place, when the two
+    /// values are the same length (the line keeps its place and its bytes around the value);
+    /// returns false, changing nothing, when there is no such field, more than one, or the
+    /// lengths differ. `value` is one the caller vouches for (no CR, LF or NUL).
+    mutating func overwriteOnlyValue(lowercaseName name: StaticString, with value: StaticString) -> Bool {
+        let wanted = UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
+        let found: Int? = storage.withUnsafeReadableBytes { bytes in
+            var match: Int?
+            for (index, location) in locations.enumerated()
+            where location.nameLength == wanted.count
+                && UnsafeRawBufferPointer(rebasing: bytes[Int(location.nameStart)..<Int(location.nameEnd)]).equalsIgnoringASCIICase(wanted)
+            {
+                if match != nil { return nil }  // more than one
+                match = index
+            }
+            return match
+        }
+        guard let found, locations[found].valueLength == value.utf8CodeUnitCount else { return false }
+        storage.setBytes(UnsafeRawBufferPointer(start: value.utf8Start, count: value.utf8CodeUnitCount),
+                         at: storage.readerIndex + Int(locations[found].valueStart))
+        return true
     }
 
     /// Removes the fields named `name`, then adds `name: value`.

@@ -68,6 +68,8 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
     private var attemptUsesHTTP2 = false
     /// `x-sidecar-attempt` is in `upstreamHead` (added by the first send, replaced after that).
     private var attemptHeaderAdded = false
+    /// The request came with an `x-sidecar-attempt` (the previous hop's, or a caller's own).
+    private var receivedAttemptField = false
     /// The request had no `x-request-id`: the generated one goes out with the first attempt.
     private var requestIDHeaderPending = false
     /// The `x-forwarded-client-cert` the first attempt adds (inbound, mutual TLS).
@@ -150,7 +152,7 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
             }
         }
         if hasExpect { head.fields.remove(name: "expect") }
-        if hasAttempt { head.fields.remove(name: "x-sidecar-attempt") }
+        receivedAttemptField = hasAttempt  // replaced by this hop's count with the first send
         if sawRequestID, !requestIDIsEmpty {
             requestIDSource = .caller
         } else {
@@ -399,10 +401,17 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
     private func attach(_ stream: UpstreamStream) {
         upstream = stream
         // Mutated in place: a copy would duplicate every header per attempt.
-        // The caller's own `x-sidecar-attempt` was removed at the start: the first send adds it.
         if !attemptHeaderAdded {
             attemptHeaderAdded = true
-            upstreamHead.fields.append(name: "x-sidecar-attempt", value: attempt == 1 ? "1" : String(attempt))
+            // The received field (usually the previous hop's `1`) takes this hop's count in place
+            // when it can: removing a field is a pass over the head, and breaks up the runs of
+            // lines the encoder copies whole.
+            if !(receivedAttemptField && attempt == 1
+                && upstreamHead.fields.overwriteOnlyValue(lowercaseName: "x-sidecar-attempt", with: "1"))
+            {
+                if receivedAttemptField { upstreamHead.fields.remove(name: "x-sidecar-attempt") }
+                upstreamHead.fields.append(name: "x-sidecar-attempt", value: attempt == 1 ? "1" : String(attempt))
+            }
             if requestIDHeaderPending, case .made(let high, let low) = requestIDSource {
                 upstreamHead.fields.append(name: "x-request-id", uuidHigh: high, low: low)
             }
