@@ -3,6 +3,7 @@ across retries, pipelined requests of a caller that left. Each test failed befor
 
 import http.client
 import socket
+import struct
 import time
 
 from harness import HTTPBackend, RawBackend, basic_config, read_http_request, wait_until
@@ -126,5 +127,37 @@ def test_idle_caller_connection_is_closed_and_a_busy_one_is_kept(start_sidecar):
         closed_after = time.monotonic() - answered
         idle.close()
         assert 0.9 <= closed_after <= 2.0, f"closed {closed_after:.2f} s after its last response"
+    finally:
+        backend.close()
+
+
+def test_connections_that_go_as_their_idle_checks_come_due(start_sidecar):
+    """Callers that reset their connections just as the idle checks come due: a check that the
+    loop had already taken up when its connection went must find nothing (it once reached a freed
+    handler and crashed the process within a few rounds)."""
+    backend = HTTPBackend(lambda req: (200, {}, b"ok"))
+    try:
+        config = basic_config(backend.address)
+        config["outbound"][0]["timeouts"] = {"idle": "100ms"}
+        sidecar = start_sidecar(config)
+        port = sidecar.outbound_port()
+        started = time.monotonic()
+        while time.monotonic() - started < 4.0:
+            socks = []
+            for _ in range(100):
+                s = socket.create_connection(("127.0.0.1", port), timeout=5)
+                s.sendall(b"GET / HTTP/1.1\r\nHost: backend\r\n\r\n")
+                socks.append(s)
+            for s in socks:
+                s.recv(4096)
+            time.sleep(0.09)  # behaviour: reset just before the 100 ms idle checks come due
+            for s in socks:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                s.close()
+            assert sidecar.proc.poll() is None, sidecar.stderr_text()[-2000:]
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn.request("GET", "/", headers={"Host": "backend"})
+        assert conn.getresponse().read() == b"ok"
+        conn.close()
     finally:
         backend.close()

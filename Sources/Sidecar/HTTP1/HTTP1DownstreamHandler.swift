@@ -57,6 +57,8 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
     private var lastActivity = NIODeadline.now()
     private var sawActivity = false
     private var idleTask: RepeatedTask?
+    /// What the idle task reaches this handler through; held only here.
+    private var idleCheckTarget: RepeatedTaskTarget<HTTP1DownstreamHandler>?
     private var closing = false
 
     init(worker: WorkerContext, listener: ListenerContext, connections: ConnectionTracker) {
@@ -94,12 +96,11 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
         let idle = listener.timeouts.idle
         if idle > .zero {
             let period = max(TimeAmount.milliseconds(100), TimeAmount.nanoseconds(idle.nanoseconds / 4))
-            // Unowned, not weak: `handlerRemoved` cancels the task on this loop before the handler
-            // can go, and a weak reference would give the handler a side table, sending every
-            // retain and release of it (the pipeline takes several per request) down the
-            // runtime's slow path.
-            idleTask = context.eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { [unowned self] _ in
-                checkIdle(limit: idle)
+            // Through a weakly held stand-in, not this handler (see `RepeatedTaskTarget`).
+            let target = RepeatedTaskTarget(self)
+            idleCheckTarget = target
+            idleTask = context.eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { [weak target] _ in
+                target?.owner.checkIdle(limit: idle)
             }
         }
     }

@@ -21,6 +21,8 @@ final class LoopCluster {
     private let connector: UpstreamConnector
     private let idleTimeout: TimeAmount
     private var sweepTask: RepeatedTask?
+    /// What the sweep task reaches this cluster through; held only here.
+    private var sweepTarget: RepeatedTaskTarget<LoopCluster>?
 
     init(cluster: Cluster, eventLoop: EventLoop, loopCount: Int, secureChannel: UpstreamConnector.SecureChannel?) {
         self.cluster = cluster
@@ -43,12 +45,11 @@ final class LoopCluster {
         apply(cluster.endpointSet)
         if idleTimeout > .zero {
             let period = max(TimeAmount.milliseconds(250), TimeAmount.nanoseconds(idleTimeout.nanoseconds / 4))
-            // Unowned: a loop's clusters live as long as the runtime, which shuts its loops down
-            // before letting them go. Nothing refers to a cluster weakly: a weak reference would
-            // give it a side table, and every retain and release of it (several per request)
-            // would take the runtime's slow path.
-            sweepTask = eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { [unowned self] _ in
-                sweepIdle()
+            // Through a weakly held stand-in, not this cluster (see `RepeatedTaskTarget`).
+            let target = RepeatedTaskTarget(self)
+            sweepTarget = target
+            sweepTask = eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { [weak target] _ in
+                target?.owner.sweepIdle()
             }
         }
     }
