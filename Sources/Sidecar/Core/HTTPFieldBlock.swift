@@ -137,27 +137,10 @@ struct HTTPFieldBlock {
     /// Appends `name: <the UUID high, low as text>` (an `x-request-id` made by the sidecar), its
     /// digits written in place: no `String` is made for it.
     mutating func append(name: StaticString, uuidHigh high: UInt64, low: UInt64) {
-        let start = storage.writerIndex - storage.readerIndex
-        let nameLength = name.utf8CodeUnitCount
-        let valueLength = RequestIDGenerator.textLength
-        _ = storage.writeWithUnsafeMutableBytes(minimumWritableBytes: nameLength + valueLength + 4) { out in
-            let base = out.baseAddress!
-            base.copyMemory(from: name.utf8Start, byteCount: nameLength)
-            base.storeBytes(of: UInt8(ascii: ":"), toByteOffset: nameLength, as: UInt8.self)
-            base.storeBytes(of: UInt8(ascii: " "), toByteOffset: nameLength + 1, as: UInt8.self)
-            RequestIDGenerator.write(high: high, low: low, to: base + nameLength + 2)
-            base.storeBytes(of: UInt8(ascii: "\r"), toByteOffset: nameLength + 2 + valueLength, as: UInt8.self)
-            base.storeBytes(of: UInt8(ascii: "\n"), toByteOffset: nameLength + 3 + valueLength, as: UInt8.self)
-            return nameLength + valueLength + 4
+        appendLine(nameLength: name.utf8CodeUnitCount, valueLength: RequestIDGenerator.textLength) { nameOut, valueOut in
+            nameOut.copyMemory(from: name.utf8Start, byteCount: name.utf8CodeUnitCount)
+            RequestIDGenerator.write(high: high, low: low, to: valueOut)
         }
-        precondition(storage.readableBytes < Int(Int32.max), "header fields beyond 2 GiB")
-        locations.append(Location(
-            nameStart: start,
-            nameEnd: start + nameLength,
-            valueStart: start + nameLength + 2,
-            valueEnd: start + nameLength + 2 + valueLength,
-            isCanonicalLine: true
-        ))
     }
 
     /// Adds `name: value` after the other fields. The caller gives a valid name and a value
@@ -165,23 +148,32 @@ struct HTTPFieldBlock {
     mutating func append(name: String, value: String) {
         var name = name
         var value = value
-        let start = storage.writerIndex - storage.readerIndex
-        let nameLength = name.utf8.count
-        let valueLength = value.utf8.count
-        // One sized write, a copy per piece (`writeString` goes through a generic path per call).
         name.withUTF8 { nameBytes in
             value.withUTF8 { valueBytes in
-                _ = storage.writeWithUnsafeMutableBytes(minimumWritableBytes: nameLength + valueLength + 4) { out in
-                    let base = out.baseAddress!
-                    if nameLength > 0 { base.copyMemory(from: nameBytes.baseAddress!, byteCount: nameLength) }
-                    base.storeBytes(of: UInt8(ascii: ":"), toByteOffset: nameLength, as: UInt8.self)
-                    base.storeBytes(of: UInt8(ascii: " "), toByteOffset: nameLength + 1, as: UInt8.self)
-                    if valueLength > 0 { (base + nameLength + 2).copyMemory(from: valueBytes.baseAddress!, byteCount: valueLength) }
-                    base.storeBytes(of: UInt8(ascii: "\r"), toByteOffset: nameLength + 2 + valueLength, as: UInt8.self)
-                    base.storeBytes(of: UInt8(ascii: "\n"), toByteOffset: nameLength + 3 + valueLength, as: UInt8.self)
-                    return nameLength + valueLength + 4
+                appendLine(nameLength: nameBytes.count, valueLength: valueBytes.count) { nameOut, valueOut in
+                    if let source = nameBytes.baseAddress { nameOut.copyMemory(from: source, byteCount: nameBytes.count) }
+                    if let source = valueBytes.baseAddress { valueOut.copyMemory(from: source, byteCount: valueBytes.count) }
                 }
             }
+        }
+    }
+
+    /// Appends a `name: value` CRLF line in one sized write (`writeString` goes through a generic
+    /// path per call): `fill` writes the name at its first pointer and the value at its second.
+    private mutating func appendLine(
+        nameLength: Int,
+        valueLength: Int,
+        _ fill: (_ name: UnsafeMutableRawPointer, _ value: UnsafeMutableRawPointer) -> Void
+    ) {
+        let start = storage.writerIndex - storage.readerIndex
+        _ = storage.writeWithUnsafeMutableBytes(minimumWritableBytes: nameLength + valueLength + 4) { out in
+            let base = out.baseAddress!
+            fill(base, base + nameLength + 2)
+            base.storeBytes(of: UInt8(ascii: ":"), toByteOffset: nameLength, as: UInt8.self)
+            base.storeBytes(of: UInt8(ascii: " "), toByteOffset: nameLength + 1, as: UInt8.self)
+            base.storeBytes(of: UInt8(ascii: "\r"), toByteOffset: nameLength + 2 + valueLength, as: UInt8.self)
+            base.storeBytes(of: UInt8(ascii: "\n"), toByteOffset: nameLength + 3 + valueLength, as: UInt8.self)
+            return nameLength + valueLength + 4
         }
         precondition(storage.readableBytes < Int(Int32.max), "header fields beyond 2 GiB")
         locations.append(Location(
