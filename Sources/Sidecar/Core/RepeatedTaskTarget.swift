@@ -9,8 +9,8 @@
 ///
 /// So the owner holds its target strongly (and is its only owner), the task holds the target
 /// weakly and finds nil once the owner is gone. The reference back is unowned(unsafe): owner,
-/// target and task all live on one event loop, so a target the task can still load has a live
-/// owner.
+/// target and task all live on one event loop, and the owner is freed on it, so a target the task
+/// can still load has a live owner.
 final class RepeatedTaskTarget<Owner: AnyObject> {
     unowned(unsafe) let owner: Owner
 

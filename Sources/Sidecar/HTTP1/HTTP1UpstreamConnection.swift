@@ -24,8 +24,8 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
     /// — clears it, which breaks the exchange ⇄ connection cycle.
     var delegate: UpstreamStreamDelegate?
     /// The pool this connection returns to. Unowned, not weak: the endpoint outlives its open
-    /// connections (its cluster keeps a removed endpoint in `draining` until the last one closes,
-    /// and the close callback already reaches it unowned), and a weak reference would give every
+    /// connections (its cluster keeps a removed endpoint in `draining` at least until the last one
+    /// has closed, and the close callback reaches it unowned too), and a weak reference would give every
     /// endpoint a side table, turning each retain and release of it (several per request) into
     /// the runtime's slow path.
     private unowned let owner: LoopEndpoint

@@ -630,6 +630,9 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
     }
 
     deinit {
+        // Every owner of an exchange (its downstream, its upstream, future callbacks) lets it go
+        // on its loop: the wheel is the loop's alone.
+        worker.eventLoop.assertInEventLoop()
         // A wheel timer does not keep its target alive: none may stay armed past this exchange.
         // They go back to the wheel, disarmed, for the next exchanges of this loop.
         if let requestTimer { worker.timers.recycle(requestTimer) }

@@ -154,8 +154,8 @@ final class LoopCluster {
         return connection
     }
 
-    /// A pooled connection when one is idle right now, without connecting.
-    /// A pooled connection to `loopEndpoint` idle for less than the idle timeout at `now`.
+    /// A pooled connection to `loopEndpoint` that has been idle for less than the idle timeout at
+    /// `now`, without connecting.
     func idleConnection(to loopEndpoint: LoopEndpoint, now: NIODeadline) -> HTTP1UpstreamConnection? {
         loopEndpoint.takeIdleConnection(now: now, idleTimeout: idleTimeout)
     }
