@@ -6,7 +6,8 @@ final class RequestIDGeneratorTests: XCTestCase {
         var generator = RequestIDGenerator()
         var seen = Set<String>()
         for _ in 0..<1000 {
-            let id = generator.next()
+            let bits = generator.nextBits()
+            let id = RequestIDGenerator.text(high: bits.high, low: bits.low)
             let bytes = Array(id.utf8)
             XCTAssertEqual(bytes.count, 36, id)
             for (index, byte) in bytes.enumerated() {

@@ -95,6 +95,29 @@ def test_pipelined_requests_of_a_caller_that_left_are_never_sent(start_sidecar):
         backend.close()
 
 
+def read_ok_response(sock):
+    """Reads one response whose body is `ok`; returns when it was complete."""
+    data = b""
+    while not data.endswith(b"ok"):
+        chunk = sock.recv(65536)
+        assert chunk, "the connection was closed"
+        data += chunk
+    return time.monotonic()
+
+
+def stays_open_and_quiet(sock, seconds):
+    """Waits `seconds` on `sock`, which must stay open with nothing to read all that time (a
+    caller between requests)."""
+    sock.settimeout(seconds)
+    try:
+        data = sock.recv(1)
+    except socket.timeout:
+        return
+    finally:
+        sock.settimeout(5)
+    raise AssertionError("the connection was closed" if data == b"" else f"unexpected bytes: {data!r}")
+
+
 def test_idle_caller_connection_is_closed_and_a_busy_one_is_kept(start_sidecar):
     """The listener's idle timeout closes a keep-alive connection that sends nothing, within a
     check period (a quarter of the limit) of the limit, and never one that keeps sending."""
@@ -106,18 +129,13 @@ def test_idle_caller_connection_is_closed_and_a_busy_one_is_kept(start_sidecar):
 
         def exchange(sock):
             sock.sendall(b"GET / HTTP/1.1\r\nHost: backend\r\n\r\n")
-            data = b""
-            while not data.endswith(b"ok"):
-                chunk = sock.recv(65536)
-                assert chunk, "the connection was closed"
-                data += chunk
-            return time.monotonic()
+            return read_ok_response(sock)
 
         busy = socket.create_connection(("127.0.0.1", sidecar.outbound_port()), timeout=5)
         started = time.monotonic()
         while time.monotonic() - started < 2.5:
             exchange(busy)
-            time.sleep(0.3)  # behaviour: a caller that sends a request every 0.3 s
+            stays_open_and_quiet(busy, 0.3)  # a caller that sends a request every 0.3 s
         exchange(busy)  # still open, 2.5 s (2.5 idle limits) after it was opened
         busy.close()
 
@@ -149,8 +167,10 @@ def test_connections_that_go_as_their_idle_checks_come_due(start_sidecar):
                 s.sendall(b"GET / HTTP/1.1\r\nHost: backend\r\n\r\n")
                 socks.append(s)
             for s in socks:
-                s.recv(4096)
-            time.sleep(0.09)  # behaviour: reset just before the 100 ms idle checks come due
+                read_ok_response(s)
+            # Reset just before the 100 ms idle checks come due (none may close a connection
+            # sooner than its limit).
+            stays_open_and_quiet(socks[-1], 0.09)
             for s in socks:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 s.close()

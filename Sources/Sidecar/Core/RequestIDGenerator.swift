@@ -9,12 +9,6 @@ struct RequestIDGenerator {
 
     mutating func nextUInt64() -> UInt64 { random.next() }
 
-    /// A new UUID string such as `3f2c1e8a-9b7d-4c2e-8f1a-0b9c8d7e6f5a`.
-    mutating func next() -> String {
-        let id = nextBits()
-        return Self.text(high: id.high, low: id.low)
-    }
-
     /// A new version-4 UUID as its 128 bits (`text` or `write` make its text when it is needed).
     mutating func nextBits() -> (high: UInt64, low: UInt64) {
         let high = (nextUInt64() & 0xFFFF_FFFF_FFFF_0FFF) | 0x0000_0000_0000_4000  // version 4

@@ -17,6 +17,8 @@ struct HTTP1HeadScanner {
     private var lineStart = 0
     /// Complete lines seen (the start line included).
     private var lines = 0
+    /// The head in progress did not parse whole from the bytes first offered: scanned from here on.
+    private var triedWhole = false
 
     init(strictLineEnds: Bool, hasStartLine: Bool, maxFields: Int, maxBytes: Int) {
         self.strictLineEnds = strictLineEnds
@@ -56,6 +58,31 @@ struct HTTP1HeadScanner {
         }
     }
 
+    /// The head at the start of `buffer`, parsed by `parse`, once its blank line has arrived.
+    ///
+    /// A head nearly always comes whole in one read, so the bytes first offered for a head go
+    /// straight to `parse` with `complete: false` (at most `maxBytes` of them): it parses in one
+    /// pass, or returns nil when the blank line is not there yet (throwing at the first bad
+    /// complete line). Only then does the scanner take over, checking each line once as it
+    /// arrives (a head sent a byte at a time stays linear), and `parse` gets exactly the head's
+    /// bytes with `complete: true` once its end is found. `buffer`'s reader index must not move
+    /// between calls for one head.
+    mutating func parseHead<Head>(
+        _ buffer: ByteBuffer,
+        _ parse: (_ bytes: UnsafeRawBufferPointer, _ complete: Bool) throws -> Head?
+    ) throws -> Head? {
+        if isAtStart, !triedWhole {
+            let limit = maxBytes
+            if let head = try buffer.withUnsafeReadableBytes({ try parse(UnsafeRawBufferPointer(rebasing: $0.prefix(limit)), false) }) {
+                return head
+            }
+            triedWhole = true
+        }
+        guard let length = try scan(buffer) else { return nil }
+        triedWhole = false
+        return try buffer.withUnsafeReadableBytes { try parse(UnsafeRawBufferPointer(rebasing: $0.prefix(length)), true) }
+    }
+
     /// Whether the start line is still incomplete.
     var isInStartLine: Bool { hasStartLine && lines == 0 }
 
@@ -63,5 +90,6 @@ struct HTTP1HeadScanner {
     mutating func reset() {
         lineStart = 0
         lines = 0
+        triedWhole = false
     }
 }

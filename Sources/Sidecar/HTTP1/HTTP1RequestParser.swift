@@ -43,8 +43,6 @@ struct HTTP1RequestParser {
     let maxUriBytes: Int
     private var state: State = .awaitingHead
     private var head: HTTP1HeadScanner
-    /// The head in progress did not come whole in its first read: the scanner takes it from there.
-    private var triedWholeHead = false
     private var body: HTTP1BodyDecoder
 
     /// The longest request line that fits a target of `maxUriBytes`: method, spaces, version, CRLF.
@@ -108,31 +106,18 @@ struct HTTP1RequestParser {
     /// received bytes, copied once into storage of their own: the exchange keeps the head for as
     /// long as it may retry, and a slice would pin the whole read buffer (and keep SwiftNIO from
     /// reusing it for the next read) all that time.
-    ///
-    /// A head nearly always comes whole in one read: it is then parsed in one pass, straight away.
-    /// Only a head that did not is handed to the scanner, which keeps a head that trickles in
-    /// linear (its lines are checked once, as they arrive) and parses it when its blank line is in.
+    /// Whole in one pass when it came in one read, through the scanner otherwise
+    /// (`HTTP1HeadScanner.parseHead`).
     private mutating func parseHead(_ buffer: inout ByteBuffer) throws -> ProxyRequestHead? {
-        var parsed: RequestLine?
-        if head.isAtStart, !triedWholeHead {
-            let limit = head.maxBytes
-            parsed = try buffer.withUnsafeReadableBytes { bytes in
-                try parseHeadBytes(UnsafeRawBufferPointer(rebasing: bytes.prefix(limit)), complete: false)
-            }
-            triedWholeHead = parsed == nil
+        // The scanner is a part of `self`: a copy is worked on while `parseHeadBytes` reads `self`.
+        var scanner = head
+        let parsed = try scanner.parseHead(buffer) { bytes, complete in try parseHeadBytes(bytes, complete: complete) }
+        head = scanner
+        guard let line = parsed else {
+            // A request line that can no longer fit is a target too long (414's case, said 400).
+            if head.isInStartLine, buffer.readableBytes > maxRequestLineBytes { throw HTTP1ParseError.invalidRequest(.uriTooLong) }
+            return nil
         }
-        if parsed == nil {
-            guard let headLength = try head.scan(buffer) else {
-                // A request line that can no longer fit is a target too long (414's case, said 400).
-                if head.isInStartLine, buffer.readableBytes > maxRequestLineBytes { throw HTTP1ParseError.invalidRequest(.uriTooLong) }
-                return nil
-            }
-            parsed = try buffer.withUnsafeReadableBytes { bytes in
-                try parseHeadBytes(UnsafeRawBufferPointer(rebasing: bytes.prefix(headLength)), complete: true)
-            }
-        }
-        triedWholeHead = false
-        guard let line = parsed else { return nil }
         // Room for the fields the exchange appends (attempt, request id, trace context).
         var headBytes = ByteBufferAllocator().buffer(capacity: line.length + 256)
         headBytes.writeImmutableBuffer(buffer.readSlice(length: line.length)!)

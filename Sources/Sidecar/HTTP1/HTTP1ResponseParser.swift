@@ -43,8 +43,6 @@ struct HTTP1ResponseParser {
     private var state: State = .idle
     private var requestIsHEAD = false
     private var headScanner: HTTP1HeadScanner
-    /// The head in progress did not come whole in its first read: the scanner takes it from there.
-    private var triedWholeHead = false
     private var body: HTTP1BodyDecoder
 
     init(maxHeadBytes: Int = 64 * 1024, maxHeaderCount: Int = 256) {
@@ -58,7 +56,6 @@ struct HTTP1ResponseParser {
     mutating func expectResponse(toHEAD: Bool) {
         state = .awaitingHead
         headScanner.reset()
-        triedWholeHead = false
         requestIsHEAD = toHEAD
     }
 
@@ -109,7 +106,6 @@ struct HTTP1ResponseParser {
         case .awaitingHead:
             state = .idle
             headScanner.reset()
-            triedWholeHead = false
             throw ParseError.truncated
         case .body:
             state = .idle
@@ -123,26 +119,13 @@ struct HTTP1ResponseParser {
     /// Parses a complete head at the start of `buffer`. Returns nil when its blank line has not
     /// arrived; the framing state is nil for an interim (1xx) response. The head's fields stay in
     /// the received bytes (a slice of `buffer`, not a copy).
-    ///
-    /// A head nearly always comes whole in one read: it is then parsed in one pass, straight away.
-    /// Only a head that did not is handed to the scanner, which keeps a head that trickles in
-    /// linear (its lines are checked once, as they arrive) and parses it when its blank line is in.
+    /// Whole in one pass when it came in one read, through the scanner otherwise
+    /// (`HTTP1HeadScanner.parseHead`).
     private mutating func parseHead(_ buffer: inout ByteBuffer) throws -> (ProxyResponseHead, Bool, HTTP1BodyDecoder.Framing?)? {
-        var parsed: StatusLine?
-        if headScanner.isAtStart, !triedWholeHead {
-            let limit = maxHeadBytes
-            parsed = try buffer.withUnsafeReadableBytes { bytes in
-                try parseHeadBytes(UnsafeRawBufferPointer(rebasing: bytes.prefix(limit)), complete: false)
-            }
-            triedWholeHead = parsed == nil
-        }
-        if parsed == nil {
-            guard let headLength = try headScanner.scan(buffer) else { return nil }
-            parsed = try buffer.withUnsafeReadableBytes { bytes in
-                try parseHeadBytes(UnsafeRawBufferPointer(rebasing: bytes.prefix(headLength)), complete: true)
-            }
-        }
-        triedWholeHead = false
+        // The scanner is a part of `self`: a copy is worked on while `parseHeadBytes` reads `self`.
+        var scanner = headScanner
+        let parsed = try scanner.parseHead(buffer) { bytes, complete in try parseHeadBytes(bytes, complete: complete) }
+        headScanner = scanner
         guard let statusLine = parsed, let headBytes = buffer.readSlice(length: statusLine.length) else { return nil }
         let code = statusLine.code
         var fields = HTTPFieldBlock(storage: headBytes, locations: statusLine.fields)
