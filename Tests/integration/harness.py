@@ -136,6 +136,17 @@ class Sidecar:
                     return int(line.split()[1])
         return 0
 
+    def anon_kib(self):
+        """Resident anonymous memory (heap, buffers, stacks): what a leak or an unbounded buffer
+        grows. Unlike VmRSS it leaves out the binary's code pages, which the sidecar drops after
+        start-up and which come back (in 64 KiB windows) as code first runs: in a debug build that
+        alone is several MiB, and whether the baseline was read before or after the drop is a race."""
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1])
+        return 0
+
     def hwm_kib(self):
         with open(f"/proc/{self.proc.pid}/status") as f:
             for line in f:

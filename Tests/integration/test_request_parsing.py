@@ -30,7 +30,7 @@ def test_chunked_upload_read_boundaries_inside_size_lines_do_not_accumulate(star
         s = socket.create_connection(("127.0.0.1", sidecar.outbound_port()))
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         s.sendall(b"POST /up HTTP/1.1\r\nHost: backend\r\nTransfer-Encoding: chunked\r\n\r\n")
-        before = peak = sidecar.rss_kib()
+        before = peak = sidecar.anon_kib()
         size, sends = 8000, 3000  # 24 MB
         line = b"%x\r\n" % size
         payload = b"x" * size
@@ -38,12 +38,12 @@ def test_chunked_upload_read_boundaries_inside_size_lines_do_not_accumulate(star
             s.sendall((line[1:] if i else line) + payload + b"\r\n" + line[:1])
             time.sleep(0.003)  # behaviour under test: each send arrives as a read of its own
             if i % 100 == 99:
-                peak = max(peak, sidecar.rss_kib())
+                peak = max(peak, sidecar.anon_kib())
         grown = peak - before
         s.sendall(line[1:] + payload + b"\r\n0\r\n\r\n")
         assert read_until(s, b"\r\n\r\n", timeout=10).startswith(b"HTTP/1.1 200")
         s.close()
-        assert grown < 8 * 1024, f"RSS grew by {grown} KiB during a 24 MB streamed upload"
+        assert grown < 8 * 1024, f"anonymous RSS grew by {grown} KiB during a 24 MB streamed upload"
     finally:
         backend.close()
 
@@ -98,16 +98,16 @@ def test_empty_lines_split_at_cr_do_not_accumulate(start_sidecar):
         sidecar = start_sidecar(basic_config(backend.address))
         s = socket.create_connection(("127.0.0.1", sidecar.outbound_port()))
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        before = peak = sidecar.rss_kib()
+        before = peak = sidecar.anon_kib()
         for i in range(3000):  # 24 MB of CRLFs
             s.sendall((b"\n" if i else b"") + b"\r\n" * 3999 + b"\r")
             time.sleep(0.003)  # behaviour under test: each send arrives as a read of its own
             if i % 100 == 99:
-                peak = max(peak, sidecar.rss_kib())
+                peak = max(peak, sidecar.anon_kib())
         grown = peak - before
         s.sendall(b"\nGET / HTTP/1.1\r\nHost: backend\r\nConnection: close\r\n\r\n")
         assert read_until(s, b"\r\n\r\n").startswith(b"HTTP/1.1 200")
         s.close()
-        assert grown < 8 * 1024, f"RSS grew by {grown} KiB for 24 MB of empty lines"
+        assert grown < 8 * 1024, f"anonymous RSS grew by {grown} KiB for 24 MB of empty lines"
     finally:
         backend.close()
