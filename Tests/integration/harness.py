@@ -167,6 +167,42 @@ class Sidecar:
         return self.proc.returncode
 
 
+class AnonPeak:
+    """The highest anonymous RSS (`Sidecar.anon_kib`) a sidecar reaches while a `with` block runs,
+    sampled every 5 ms on a thread: growth that builds up (a buffer that keeps what it was given)
+    cannot slip between two samples."""
+
+    def __init__(self, sidecar, interval=0.005):
+        self.sidecar = sidecar
+        self.interval = interval
+        self.baseline = self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self):
+        while not self._stop.wait(self.interval):
+            try:
+                self.peak = max(self.peak, self.sidecar.anon_kib())
+            except OSError:
+                return  # the process is gone: the test has failed for another reason
+
+    def __enter__(self):
+        self.baseline = self.peak = self.sidecar.anon_kib()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.sidecar.anon_kib())
+        return False
+
+    @property
+    def growth(self):
+        """KiB above the value when the block began; so far, while it runs."""
+        return self.peak - self.baseline
+
+
 class _ThreadingServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
