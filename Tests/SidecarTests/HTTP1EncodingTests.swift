@@ -88,4 +88,40 @@ final class HTTP1EncodingTests: XCTestCase {
         XCTAssertNil(writer.takePending())
         XCTAssertEqual(writer.finish(trailers: nil, allocator: allocator).readableBytes, 0)
     }
+
+    /// The next message's head goes into the storage of the last small buffer once the channel has
+    /// let go of it, and never into one it still holds.
+    func testWriterReusesTheLastSmallBufferOnlyWhenItIsFree() throws {
+        let allocator = ByteBufferAllocator()
+        func address(_ buffer: ByteBuffer) -> UInt { buffer.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) } }
+        func message(_ writer: inout HTTP1MessageWriter, _ body: String) -> ByteBuffer {
+            let head = ProxyResponseHead(status: .ok, headers: ["content-length": "\(body.utf8.count)"])
+            writer.writeHead(chunked: false, allocator: allocator, encode: { $0.writeHTTPResponseHead(head) }, emit: { _ in XCTFail("held") })
+            writer.writeBody(ByteBuffer(string: body), allocator: allocator, emit: { _ in XCTFail("held") })
+            return writer.finish(trailers: nil, allocator: allocator)
+        }
+        var writer = HTTP1MessageWriter()
+        var first: ByteBuffer? = message(&writer, "one")
+        let firstAddress = address(first!)
+        // Still held (a write in flight): the next message gets a storage of its own.
+        let second = message(&writer, "two")
+        XCTAssertNotEqual(address(second), firstAddress)
+        XCTAssertEqual(String(buffer: first!), "HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\none")
+        XCTAssertEqual(String(buffer: second), "HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\ntwo")
+        // Let go of: reused (a buffer made meanwhile would have got its memory otherwise).
+        let secondAddress = address(second)
+        first = nil
+        _ = consume second  // freed last: malloc would hand its memory to the next buffer of its size
+        let blocker = allocator.buffer(capacity: 512)
+        let third = message(&writer, "three")
+        XCTAssertEqual(address(third), secondAddress)
+        XCTAssertNotEqual(address(blocker), secondAddress)
+        XCTAssertEqual(String(buffer: third), "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nthree")
+        // A buffer that grew past `keptCapacity` is not kept.
+        let big = message(&writer, String(repeating: "b", count: HTTP1MessageWriter.coalesceLimit))
+        XCTAssertGreaterThan(big.capacity, HTTP1MessageWriter.keptCapacity)
+        let fourth = message(&writer, "four")
+        XCTAssertNotEqual(address(fourth), address(big))
+        XCTAssertLessThanOrEqual(fourth.capacity, HTTP1MessageWriter.keptCapacity)
+    }
 }

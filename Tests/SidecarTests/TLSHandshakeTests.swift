@@ -65,6 +65,51 @@ final class TLSHandshakeTests: XCTestCase {
         XCTAssertEqual(OpenSSLHandler.isTLSClientHello(first), true)
     }
 
+    /// Ciphertext and plaintext buffers are reused between records only once nobody else holds
+    /// them: buffers handed on keep their bytes, however many records follow.
+    func testBuffersHandedOnAreNeverWrittenAgain() throws {
+        let pair = try makePair()
+        defer { pair.finish() }
+        pair.clientRecorder.retains = true
+        pair.serverRecorder.retains = true
+        for round in 0..<20 {
+            pair.writeFromClient(Array("request \(round)".utf8))
+            try pair.pump()
+            pair.writeFromServer(Array("response \(round)".utf8))
+            try pair.pump()
+        }
+        XCTAssertEqual(pair.serverRecorder.retained.count, 20)
+        XCTAssertEqual(pair.clientRecorder.retained.count, 20)
+        for (index, read) in pair.serverRecorder.retained.enumerated() {
+            XCTAssertEqual(String(decoding: read.bytes, as: UTF8.self), "request \(index)")
+            XCTAssertEqual(Array(read.buffer.readableBytesView), read.bytes, "plaintext \(index) was overwritten")
+        }
+        for (index, read) in pair.clientRecorder.retained.enumerated() {
+            XCTAssertEqual(Array(read.buffer.readableBytesView), read.bytes, "plaintext \(index) was overwritten")
+        }
+        for (index, wire) in pair.clientWire.enumerated() {
+            XCTAssertEqual(Array(wire.readableBytesView), pair.clientWireBytes[index], "ciphertext \(index) was overwritten")
+        }
+    }
+
+    /// A small plaintext buffer nobody kept is read into again on the next read.
+    func testASmallPlaintextBufferIsReusedAcrossReads() throws {
+        let pair = try makePair()
+        defer { pair.finish() }
+        pair.writeFromClient(Array("warm".utf8))
+        try pair.pump()
+        pair.writeFromClient(Array("one".utf8))
+        try pair.pump()
+        let first = try XCTUnwrap(pair.serverRecorder.addresses.last)
+        // A buffer of the same size made now would get the first one's memory had it been freed.
+        let blocker = ByteBufferAllocator().buffer(capacity: 256)
+        pair.writeFromClient(Array("two".utf8))
+        try pair.pump()
+        XCTAssertEqual(String(buffer: pair.serverRecorder.received), "warmonetwo")
+        XCTAssertEqual(pair.serverRecorder.addresses.last, first)
+        XCTAssertNotEqual(blocker.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }, first)
+    }
+
     func testALPNWithoutCommonProtocolAndWithoutALPN() throws {
         let server = try TLSContext.server(identity: serverIdentity, alpn: ["h2"])
         let client = try TLSContext.client(identity: clientIdentity, alpn: ["http/1.1"])

@@ -30,10 +30,18 @@ final class TLSEventRecorder: ChannelInboundHandler {
     var errors: [Error] = []
     var inputClosed = false
     var readCount = 0
+    /// Where the bytes of each buffer read lived.
+    var addresses: [UInt] = []
+    /// With `retains`, every buffer read is kept, with a copy of its bytes as they arrived: a
+    /// handler further down that holds on to what it was given.
+    var retains = false
+    var retained: [(buffer: ByteBuffer, bytes: [UInt8])] = []
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
         readCount += 1
+        addresses.append(buffer.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) })
+        if retains { retained.append((buffer, Array(buffer.readableBytesView))) }
         received.writeBuffer(&buffer)
     }
 
@@ -59,6 +67,8 @@ final class TLSEmbeddedPair {
     let serverHandler: OpenSSLHandler
     /// Every ciphertext buffer the client sent, in order (to look at the first record).
     var clientWire: [ByteBuffer] = []
+    /// The bytes of each of `clientWire` as they were sent.
+    var clientWireBytes: [[UInt8]] = []
 
     init(client clientHandler: OpenSSLHandler, server serverHandler: OpenSSLHandler) throws {
         self.clientHandler = clientHandler
@@ -76,6 +86,7 @@ final class TLSEmbeddedPair {
             var moved = false
             while let buffer = try client.readOutbound(as: ByteBuffer.self) {
                 clientWire.append(buffer)
+                clientWireBytes.append(Array(buffer.readableBytesView))
                 moved = true
                 if server.isActive { try server.writeInbound(buffer) }
             }

@@ -42,6 +42,13 @@ public final class OpenSSLHandler: ChannelDuplexHandler {
     private var connection: TLSConnection?
     /// Room for one decrypted TLS record (at most 16 KiB of plaintext).
     private static let plaintextBufferSize = 16 * 1024
+    /// A plaintext buffer is kept between reads when its storage is at most this big.
+    private static let keptPlaintextCapacity = 2 * 1024
+    /// The storage of the last small plaintext buffer, for the next read: what a small response
+    /// needs (an allocation and a free less per read). Reused only once nothing downstream holds
+    /// it any more (`clear()` allocates afresh otherwise); never larger than
+    /// `keptPlaintextCapacity`, so an idle connection keeps at most that.
+    private var keptPlaintext: ByteBuffer?
     private var state: State = .idle
     private var pendingWrites = CircularBuffer<PendingWrite>()
     /// How many of `pendingWrites` (from the front) have been flushed by the application.
@@ -307,9 +314,12 @@ public final class OpenSSLHandler: ChannelDuplexHandler {
         guard let connection else { return }
         var readAny = false
         // Reused across the records of this read while nothing downstream kept it (`clear()`
-        // keeps uniquely referenced storage); not kept between reads, so an idle connection
-        // holds no plaintext buffer.
-        var spare: ByteBuffer?
+        // keeps uniquely referenced storage); kept between reads when small (`keptPlaintext`).
+        var spare = keptPlaintext
+        keptPlaintext = nil
+        defer {
+            if let spare, spare.capacity <= Self.keptPlaintextCapacity { keptPlaintext = spare }
+        }
         while state == .active && !receivedCloseNotify {
             // After a record was read, OpenSSL can only give more when ciphertext is left in the
             // BIO or it holds decrypted or unprocessed bytes: otherwise another SSL_read would
@@ -343,6 +353,7 @@ public final class OpenSSLHandler: ChannelDuplexHandler {
                 spare = buffer
                 continue
             }
+            spare = buffer  // nothing was read into it
             let sslError = SSL_get_error(connection.ssl, rc)
             switch sslError {
             case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
