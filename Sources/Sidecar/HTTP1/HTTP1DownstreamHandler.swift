@@ -85,13 +85,18 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
         if channel != nil { addresses = result }
         return result
     }
-    var isWritable: Bool { context?.channel.isWritable ?? false }
+    /// The channel's writability as of its last `channelWritabilityChanged` (NIO fires it within
+    /// the write that crosses a watermark): the exchange asks per message, and asking the channel
+    /// costs a dozen retains and releases.
+    private var channelWritable = true
+    var isWritable: Bool { context != nil && channelWritable }
 
     // MARK: ChannelHandler
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         allocator = context.channel.allocator
+        channelWritable = context.channel.isWritable
         connections.opened(self, channel: context.channel, direction: listener.direction)
         let idle = listener.timeouts.idle
         if idle > .zero {
@@ -294,6 +299,7 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
+        channelWritable = context.channel.isWritable
         exchange?.downstreamWritabilityChanged()
         context.fireChannelWritabilityChanged()
     }

@@ -40,6 +40,45 @@ enum HTTP1Syntax {
         return false
     }
 
+    /// The index of the first byte in `bytes[from..<to]` that is not a `tchar` (`to` when all are).
+    /// Eight bytes at a time while they are letters, digits or `-` (what field names are made of),
+    /// so that a name shorter than eight bytes takes one step to its colon; other `tchar`s go byte
+    /// by byte. The word loads stay within `to`.
+    @inline(__always)
+    static func tokenEnd(_ bytes: UnsafeRawBufferPointer, from: Int, to: Int) -> Int {
+        guard let base = bytes.baseAddress else { return from }
+        var index = from
+        while to - index >= 8 {
+            let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+            let plain = commonNameBytes(word)
+            if plain == 0x8080_8080_8080_8080 {
+                index += 8
+                continue
+            }
+            index += (~plain & 0x8080_8080_8080_8080).trailingZeroBitCount / 8  // the first other byte
+            break
+        }
+        while index < to, isTokenByte(bytes[index]) { index += 1 }
+        return index
+    }
+
+    /// 0x80 in each byte of `word` that is an ASCII letter, digit or `-`, 0 in the others.
+    @inline(__always)
+    static func commonNameBytes(_ word: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let ascii = ~word & highs
+        let low = word & 0x7F7F_7F7F_7F7F_7F7F  // no byte above 0x7F: the sums below carry into no neighbour
+        // A byte's high bit after adding (0x80 - c): whether it is >= c; after adding (0x7F - c): > c.
+        func atLeast(_ x: UInt64, _ c: UInt8) -> UInt64 { (x &+ ones &* UInt64(0x80 - c)) & highs }
+        func above(_ x: UInt64, _ c: UInt8) -> UInt64 { (x &+ ones &* UInt64(0x7F - c)) & highs }
+        let folded = low | 0x2020_2020_2020_2020  // upper-case letters to lower case
+        let letter = atLeast(folded, UInt8(ascii: "a")) & ~above(folded, UInt8(ascii: "z"))
+        let digit = atLeast(low, UInt8(ascii: "0")) & ~above(low, UInt8(ascii: "9"))
+        let hyphen = ~((low ^ 0x2D2D_2D2D_2D2D_2D2D) &+ 0x7F7F_7F7F_7F7F_7F7F) & highs  // a zero byte after the xor
+        return (letter | digit | hyphen) & ascii
+    }
+
     /// RFC 9110 `field-vchar` plus SP and HTAB: no control characters (a CR, LF or NUL inside a
     /// value is how headers are injected), no DEL; `obs-text` is let through.
     @inline(__always)
@@ -132,8 +171,7 @@ enum HTTP1Syntax {
             }
             if found == maxCount { throw HTTP1ParseError.tooManyHeaders }
             // A token, then the colon: no whitespace before it, no obsolete line folding.
-            var colon = position
-            while colon < end, isTokenByte(bytes[colon]) { colon += 1 }
+            let colon = tokenEnd(bytes, from: position, to: end)
             guard colon > position, colon < end, bytes[colon] == UInt8(ascii: ":") else { throw HTTP1ParseError.invalidHeader }
             var valueStart = colon + 1
             var valueEnd = end

@@ -55,7 +55,11 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
         return false
     }
 
-    var isWritable: Bool { context?.channel.isWritable ?? false }
+    /// The channel's writability as of its last `channelWritabilityChanged` (NIO fires it within
+    /// the write that crosses a watermark): the exchange asks per message, and asking the channel
+    /// costs a dozen retains and releases.
+    private var channelWritable = true
+    var isWritable: Bool { context != nil && channelWritable }
 
     // MARK: Pool side
 
@@ -134,6 +138,7 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         allocator = context.channel.allocator
+        channelWritable = context.channel.isWritable
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -241,6 +246,7 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
+        channelWritable = context.channel.isWritable
         delegate?.upstreamWritabilityChanged()
         context.fireChannelWritabilityChanged()
     }

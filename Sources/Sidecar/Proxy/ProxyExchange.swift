@@ -41,8 +41,9 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
     }
 
     private var cluster: LoopCluster?
-    private var retryPolicy = RetryPolicy.none
-    private var backoff = ExponentialBackoff(base: .milliseconds(25), max: .milliseconds(250))
+    /// The cluster's `retries.maxRetries` (0 until routed). The rest of the policy is read from
+    /// the cluster when a retry is considered: a copy here would retain its sets per request.
+    private var maxRetries = 0
     private var maxBufferedBody = 0
 
     // Request body: chunks not yet sent on the current attempt, plus (while replayable) those
@@ -210,10 +211,9 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
         record?.cluster = cluster.cluster.name
         // Fields read one by one: a copy of the whole `ClusterConfig` would retain every
         // reference in it.
-        retryPolicy = cluster.retryPolicy
-        backoff = ExponentialBackoff(cluster.cluster.config.retries.backoff)
-        maxBufferedBody = cluster.cluster.config.retries.maxBufferedBody
-        bodyReplayable = retryPolicy.maxRetries > 0
+        maxRetries = cluster.retryPolicy.maxRetries
+        maxBufferedBody = cluster.maxBufferedBody
+        bodyReplayable = maxRetries > 0
         if cluster.cluster.followsCallerProtocol, downstreamIsHTTP2, cluster.endpoints.contains(where: { $0.speaksHTTP2 == nil }) {
             // `auto` towards an app not yet known to speak HTTP/2: keep the body (within
             // `maxBufferedBody`) so that the request can go again over HTTP/1.1 if it does not.
@@ -226,7 +226,7 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
             return
         }
         holdsRequestSlot = true
-        if retryPolicy.maxRetries > 0 {
+        if maxRetries > 0 {
             cluster.retryBudget.recordRequest(nowNanoseconds: Int64(startTime.uptimeNanoseconds))
         }
 
@@ -260,7 +260,7 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
         bodyBytesBuffered += buffer.readableBytes
         if bodyReplayable, bodyBytesBuffered > maxBufferedBody {
             bodyReplayable = false
-            if retryPolicy.maxRetries > 0 {
+            if maxRetries > 0 {
                 record?.flags.append("body_too_large_to_retry")
                 if let cluster { worker.metrics.recordBodyTooLargeToRetry(cluster: cluster.cluster.index) }
             }
@@ -548,7 +548,7 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
     /// replayed, the cluster's retry limit has room and the retry budget allows one. Returns the
     /// retry's reason (and holds a retry slot) or nil. Refusals by the limit or the budget are counted.
     private func retryPermit(for outcome: AttemptOutcome) -> String? {
-        guard attempt <= retryPolicy.maxRetries, let reason = retryPolicy.retryReason(for: outcome), let cluster else { return nil }
+        guard attempt <= maxRetries, let cluster, let reason = cluster.retryPolicy.retryReason(for: outcome) else { return nil }
         guard bodyReplayable else { return nil }
         let breaker = cluster.cluster.circuitBreaker
         guard breaker.tryAcquire(.retries) else {
@@ -570,7 +570,13 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
 
     /// Feeds passive health: the outcome of the current attempt at its endpoint.
     private func recordOutlier(_ outcome: OutlierDetector.Outcome) {
-        guard detectsOutliers, let cluster, let endpoint = upstreamEndpoint?.endpoint else { return }
+        guard detectsOutliers else { return }
+        if outcome == .success {
+            // Nearly every call: only the endpoint's counters, without the cluster's state.
+            if let endpoint = upstreamEndpoint?.endpoint { OutlierDetector.recordSuccess(endpoint) }
+            return
+        }
+        guard let cluster, let endpoint = upstreamEndpoint?.endpoint else { return }
         if cluster.cluster.outlierDetector.record(outcome, endpoint: endpoint, endpoints: cluster.memberEndpoints, now: .now()) {
             worker.metrics.recordEjection(cluster: cluster.cluster.index)
             worker.logger.info("outlier ejected", metadata: ["cluster": "\(cluster.cluster.name)", "endpoint": "\(endpoint.address)"])
@@ -589,7 +595,7 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
         holdsRetrySlot = true
         record?.retries += 1
         if let cluster { worker.metrics.recordRetry(cluster: cluster.cluster.index, reason: reason) }
-        let delay = backoff.delay(forRetry: attempt, using: &worker.random)
+        let delay = cluster?.backoff.delay(forRetry: attempt, using: &worker.random) ?? .zero
         if delay == .zero {
             startAttempt(avoid: avoid)
             return
@@ -673,7 +679,7 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
         } else {
             recordOutlier(.success)
         }
-        if retryPolicy.maxRetries > 0 {
+        if maxRetries > 0 {
             let grpcStatus = isGRPC ? head.fields.first(name: "grpc-status").flatMap { Int($0) } : nil
             if let reason = retryPermit(for: .response(status: status, grpcStatus: grpcStatus)) {
                 let failedEndpoint = upstreamEndpoint?.endpoint
@@ -682,7 +688,7 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
                 return
             }
         }
-        if isGRPC, retryPolicy.retriesOnGRPCStatus, status == 200, attempt <= retryPolicy.maxRetries, bodyReplayable,
+        if isGRPC, status == 200, attempt <= maxRetries, bodyReplayable, cluster?.retryPolicy.retriesOnGRPCStatus == true,
             !head.fields.contains(name: "grpc-status")
         {
             // The grpc-status comes in the trailers: hold the response until then.

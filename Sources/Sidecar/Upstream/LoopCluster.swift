@@ -16,6 +16,10 @@ final class LoopCluster {
     /// The request header whose value is the hash key, when the policy hashes (ring hash, Maglev).
     let hashKeyHeader: String?
     let retryPolicy: RetryPolicy
+    /// The delay before each retry (per the cluster's `retries.backoff`).
+    let backoff: ExponentialBackoff
+    /// The most request body bytes kept for a retry (`retries.maxBufferedBody`).
+    let maxBufferedBody: Int
     /// This loop's share of the cluster's retry budget.
     var retryBudget: RetryBudget
     private let connector: UpstreamConnector
@@ -29,6 +33,8 @@ final class LoopCluster {
         self.eventLoop = eventLoop
         let retries = cluster.config.retries
         self.retryPolicy = cluster.isLocalApp ? .none : RetryPolicy(retries)
+        self.backoff = ExponentialBackoff(retries.backoff)
+        self.maxBufferedBody = retries.maxBufferedBody
         self.retryBudget = RetryBudget(
             ratio: retries.budget.ratio,
             minRetriesPerSecond: Double(retries.budget.minRetriesPerSecond) / Double(max(1, loopCount))

@@ -38,14 +38,20 @@ final class OutlierDetector: Sendable {
         .nanoseconds(base.nanoseconds * Int64(min(max(times, 1), 10)))
     }
 
+    /// A success: the endpoint's error streaks end (no state of the detector is needed).
+    @inline(__always)
+    static func recordSuccess(_ endpoint: Endpoint) {
+        if endpoint.consecutive5xx.load(ordering: .relaxed) != 0 { endpoint.consecutive5xx.store(0, ordering: .relaxed) }
+        if endpoint.consecutiveGatewayErrors.load(ordering: .relaxed) != 0 { endpoint.consecutiveGatewayErrors.store(0, ordering: .relaxed) }
+    }
+
     /// Records one attempt's outcome; returns true when this outcome ejected the endpoint. `now`
     /// is read only when the outcome may eject (a success, nearly every call, needs no clock).
     @discardableResult
     func record(_ outcome: Outcome, endpoint: Endpoint, endpoints: [Endpoint], now: @autoclosure () -> NIODeadline) -> Bool {
         switch outcome {
         case .success:
-            if endpoint.consecutive5xx.load(ordering: .relaxed) != 0 { endpoint.consecutive5xx.store(0, ordering: .relaxed) }
-            if endpoint.consecutiveGatewayErrors.load(ordering: .relaxed) != 0 { endpoint.consecutiveGatewayErrors.store(0, ordering: .relaxed) }
+            Self.recordSuccess(endpoint)
             return false
         case .serverError:
             endpoint.consecutiveGatewayErrors.store(0, ordering: .relaxed)
