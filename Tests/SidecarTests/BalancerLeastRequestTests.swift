@@ -47,10 +47,10 @@ final class BalancerLeastRequestTests: XCTestCase {
         for _ in 0..<20_000 {
             guard let choice = balancer.pick(endpoints, avoid: nil) else { return XCTFail("no pick") }
             counts[choice === endpoints[0] ? 0 : 1] += 1
-            choice.endpoint.activeRequests.wrappingIncrement(ordering: .relaxed)
+            choice.endpoint.activeRequests.wrappingAdd(1, ordering: .relaxed)
             inFlight.append(choice)
             if inFlight.count > 16 {
-                inFlight.removeFirst().endpoint.activeRequests.wrappingDecrement(ordering: .relaxed)
+                inFlight.removeFirst().endpoint.activeRequests.wrappingSubtract(1, ordering: .relaxed)
             }
         }
         XCTAssertEqual(Double(counts[0]) / 20_000, 0.25, accuracy: 0.03, "\(counts)")

@@ -117,11 +117,22 @@ final class HTTP1EncodingTests: XCTestCase {
         XCTAssertEqual(address(third), secondAddress)
         XCTAssertNotEqual(address(blocker), secondAddress)
         XCTAssertEqual(String(buffer: third), "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nthree")
-        // A buffer that grew past `keptCapacity` is not kept.
+        // Once the connection went idle, the storage goes.
+        let thirdAddress = address(third)
+        _ = consume third
+        writer.releaseKept()
+        let idleBlocker = allocator.buffer(capacity: 512)  // may get the freed memory
+        let afterIdle = message(&writer, "idle")
+        XCTAssertNotEqual(address(afterIdle), thirdAddress)
+        _ = idleBlocker
+        // A buffer that grew past `keptCapacity` is not kept (were it kept, the next message,
+        // made once it is let go of, would be written into it).
         let big = message(&writer, String(repeating: "b", count: HTTP1MessageWriter.coalesceLimit))
         XCTAssertGreaterThan(big.capacity, HTTP1MessageWriter.keptCapacity)
+        let bigAddress = address(big)
+        _ = consume big
         let fourth = message(&writer, "four")
-        XCTAssertNotEqual(address(fourth), address(big))
+        XCTAssertNotEqual(address(fourth), bigAddress)
         XCTAssertLessThanOrEqual(fourth.capacity, HTTP1MessageWriter.keptCapacity)
     }
 }

@@ -46,14 +46,17 @@ final class HTTP1SyntaxTests: XCTestCase {
         for length in 0...40 {
             for offset in 0..<3 {
                 var base = (0..<offset + length + 4).map { _ in nameBytes.randomElement(using: &generator)! }
-                for byte in 0...255 where length > 0 {
-                    let position = offset + Int.random(in: 0..<length, using: &generator)
-                    let saved = base[position]
-                    base[position] = UInt8(byte)
-                    let expected = reference(base, from: offset, to: offset + length)
-                    let actual = base.withUnsafeBytes { HTTP1Syntax.tokenEnd($0, from: offset, to: offset + length) }
-                    XCTAssertEqual(actual, expected, "length \(length) offset \(offset) byte \(byte) at \(position)")
-                    base[position] = saved
+                for position in offset..<offset + length {
+                    for byte in 0...255 {
+                        let saved = base[position]
+                        base[position] = UInt8(byte)
+                        let expected = reference(base, from: offset, to: offset + length)
+                        let actual = base.withUnsafeBytes { HTTP1Syntax.tokenEnd($0, from: offset, to: offset + length) }
+                        if actual != expected {
+                            XCTFail("length \(length) offset \(offset) byte \(byte) at \(position): \(actual), not \(expected)")
+                        }
+                        base[position] = saved
+                    }
                 }
                 let clean = base.withUnsafeBytes { HTTP1Syntax.tokenEnd($0, from: offset, to: offset + length) }
                 XCTAssertEqual(clean, offset + length)

@@ -32,6 +32,25 @@ final class TLSByteBufferBIOTests: XCTestCase {
         XCTAssertNotEqual(address(blocker), firstAddress)
     }
 
+    /// Once the connection went idle the storage goes: the next record gets a new one.
+    func testAnIdleConnectionLetsGoOfItsStorage() throws {
+        let bio = ByteBufferBIO(allocator: ByteBufferAllocator())
+        append(bio, "first")
+        var first = try XCTUnwrap(bio.takeOutbound())
+        let firstAddress = address(first)
+        first = ByteBuffer()
+        append(bio, "pending")
+        bio.releaseIdleStorage()  // ciphertext not yet taken stays
+        XCTAssertEqual(bio.takeOutbound().map { String(buffer: $0) }, "pending")
+        bio.releaseIdleStorage()
+        let blocker = ByteBufferAllocator().buffer(capacity: 2048)  // may get the freed memory
+        append(bio, "second")
+        let second = try XCTUnwrap(bio.takeOutbound())
+        XCTAssertEqual(String(buffer: second), "second")
+        XCTAssertNotEqual(address(second), firstAddress)
+        _ = blocker
+    }
+
     func testAStorageTheChannelStillHoldsIsNeverWrittenAgain() throws {
         let bio = ByteBufferBIO(allocator: ByteBufferAllocator())
         append(bio, "in flight")

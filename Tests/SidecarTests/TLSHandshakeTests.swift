@@ -66,29 +66,52 @@ final class TLSHandshakeTests: XCTestCase {
     }
 
     /// Ciphertext and plaintext buffers are reused between records only once nobody else holds
-    /// them: buffers handed on keep their bytes, however many records follow.
-    func testBuffersHandedOnAreNeverWrittenAgain() throws {
+    /// them. Every other buffer is kept (as a handler further down, or a write still in flight,
+    /// would): the kept ones keep their bytes however many records follow, and the storage of each
+    /// one let go of is where the next record goes.
+    func testBuffersAreReusedOnlyWhenNobodyHoldsThem() throws {
         let pair = try makePair()
         defer { pair.finish() }
-        pair.clientRecorder.retains = true
-        pair.serverRecorder.retains = true
+        pair.writeFromClient(Array("warm".utf8))
+        try pair.pump()
+        pair.clientWire.removeAll()
+        pair.clientWireBytes.removeAll()
+        let serverReadsBefore = pair.serverRecorder.readCount
+        pair.serverRecorder.retains = { ($0 - serverReadsBefore) % 2 == 0 }
+        pair.clientRecorder.retains = { $0 % 2 == 0 }
+        var keptWire: [(buffer: ByteBuffer, bytes: [UInt8])] = []
+        var wireAddresses: [UInt] = []
         for round in 0..<20 {
             pair.writeFromClient(Array("request \(round)".utf8))
             try pair.pump()
+            XCTAssertEqual(pair.clientWire.count, 1, "one record a request")
+            wireAddresses.append(pair.clientWire[0].withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) })
+            if round % 2 == 0 { keptWire.append((pair.clientWire[0], pair.clientWireBytes[0])) }
+            pair.clientWire.removeAll()
+            pair.clientWireBytes.removeAll()
             pair.writeFromServer(Array("response \(round)".utf8))
             try pair.pump()
         }
-        XCTAssertEqual(pair.serverRecorder.retained.count, 20)
-        XCTAssertEqual(pair.clientRecorder.retained.count, 20)
-        for (index, read) in pair.serverRecorder.retained.enumerated() {
-            XCTAssertEqual(String(decoding: read.bytes, as: UTF8.self), "request \(index)")
-            XCTAssertEqual(Array(read.buffer.readableBytesView), read.bytes, "plaintext \(index) was overwritten")
+        XCTAssertEqual(pair.serverRecorder.retained.count, 10)
+        XCTAssertEqual(pair.clientRecorder.retained.count, 10)
+        for recorder in [pair.serverRecorder, pair.clientRecorder] {
+            for read in recorder.retained {
+                XCTAssertEqual(Array(read.buffer.readableBytesView), read.bytes, "plaintext \(read.index) was overwritten")
+            }
         }
-        for (index, read) in pair.clientRecorder.retained.enumerated() {
-            XCTAssertEqual(Array(read.buffer.readableBytesView), read.bytes, "plaintext \(index) was overwritten")
+        for (index, wire) in keptWire.enumerated() {
+            XCTAssertEqual(Array(wire.buffer.readableBytesView), wire.bytes, "ciphertext \(index) was overwritten")
         }
-        for (index, wire) in pair.clientWire.enumerated() {
-            XCTAssertEqual(Array(wire.readableBytesView), pair.clientWireBytes[index], "ciphertext \(index) was overwritten")
+        // A record after one that was let go of lands in its storage; after a kept one, elsewhere.
+        let serverAddresses = Array(pair.serverRecorder.addresses.suffix(20))
+        for round in 1..<20 {
+            if round % 2 == 0 {
+                XCTAssertEqual(serverAddresses[round], serverAddresses[round - 1], "plaintext \(round)")
+                XCTAssertEqual(wireAddresses[round], wireAddresses[round - 1], "ciphertext \(round)")
+            } else {
+                XCTAssertNotEqual(serverAddresses[round], serverAddresses[round - 1], "plaintext \(round)")
+                XCTAssertNotEqual(wireAddresses[round], wireAddresses[round - 1], "ciphertext \(round)")
+            }
         }
     }
 
@@ -108,6 +131,26 @@ final class TLSHandshakeTests: XCTestCase {
         XCTAssertEqual(String(buffer: pair.serverRecorder.received), "warmonetwo")
         XCTAssertEqual(pair.serverRecorder.addresses.last, first)
         XCTAssertNotEqual(blocker.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }, first)
+    }
+
+    /// `ConnectionIdleEvent` makes the handler let go of the buffer it kept: the next read gets
+    /// another.
+    func testAnIdleConnectionLetsGoOfItsKeptBuffers() throws {
+        let pair = try makePair()
+        defer { pair.finish() }
+        pair.writeFromClient(Array("warm".utf8))
+        try pair.pump()
+        pair.writeFromClient(Array("one".utf8))
+        try pair.pump()
+        let first = try XCTUnwrap(pair.serverRecorder.addresses.last)
+        pair.server.pipeline.triggerUserOutboundEvent(ConnectionIdleEvent(), promise: nil)
+        let blocker = ByteBufferAllocator().buffer(capacity: 256)  // may get the freed memory
+        pair.writeFromClient(Array("two".utf8))
+        try pair.pump()
+        XCTAssertEqual(String(buffer: pair.serverRecorder.received), "warmonetwo")
+        XCTAssertNotEqual(pair.serverRecorder.addresses.last, first)
+        XCTAssertEqual(pair.serverRecorder.errors.count, 0)
+        _ = blocker
     }
 
     func testALPNWithoutCommonProtocolAndWithoutALPN() throws {

@@ -32,16 +32,16 @@ final class TLSEventRecorder: ChannelInboundHandler {
     var readCount = 0
     /// Where the bytes of each buffer read lived.
     var addresses: [UInt] = []
-    /// With `retains`, every buffer read is kept, with a copy of its bytes as they arrived: a
+    /// Which reads (by index from 0) are kept, with a copy of their bytes as they arrived: a
     /// handler further down that holds on to what it was given.
-    var retains = false
-    var retained: [(buffer: ByteBuffer, bytes: [UInt8])] = []
+    var retains: (Int) -> Bool = { _ in false }
+    var retained: [(index: Int, buffer: ByteBuffer, bytes: [UInt8])] = []
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
+        if retains(readCount) { retained.append((readCount, buffer, Array(buffer.readableBytesView))) }
         readCount += 1
         addresses.append(buffer.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) })
-        if retains { retained.append((buffer, Array(buffer.readableBytesView))) }
         received.writeBuffer(&buffer)
     }
 

@@ -56,6 +56,8 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
     /// (a clock read is ~20 ns here, and the idle limit is only kept to within a period anyway).
     private var lastActivity = NIODeadline.now()
     private var sawActivity = false
+    /// Whether this quiet spell's `ConnectionIdleEvent` went down the pipeline.
+    private var releasedIdleBuffers = false
     private var idleTask: RepeatedTask?
     /// What the idle task reaches this handler through; held only here.
     private var idleCheckTarget: RepeatedTaskTarget<HTTP1DownstreamHandler>?
@@ -85,9 +87,11 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
         if channel != nil { addresses = result }
         return result
     }
-    /// The channel's writability as of its last `channelWritabilityChanged` (NIO fires it within
-    /// the write that crosses a watermark): the exchange asks per message, and asking the channel
-    /// costs a dozen retains and releases.
+    /// The channel's writability as of its last `channelWritabilityChanged`: the exchange asks per
+    /// message, and asking the channel costs a dozen retains and releases. NIO fires the event
+    /// within the write that goes over the high watermark; going back under the low one, it fires
+    /// it after the write loop, so a write's completion callback could still see `false` (nothing
+    /// asks from one).
     private var channelWritable = true
     var isWritable: Bool { context != nil && channelWritable }
 
@@ -319,11 +323,17 @@ final class HTTP1DownstreamHandler: ChannelDuplexHandler, DownstreamStream {
         if sawActivity {
             sawActivity = false
             lastActivity = now
+            releasedIdleBuffers = false
             return
         }
         guard exchange == nil, let context else { return }
         if now - lastActivity >= limit {
             context.close(promise: nil)
+        } else if !releasedIdleBuffers {
+            // Quiet for a whole period: the buffers kept for the next message go.
+            releasedIdleBuffers = true
+            writer.releaseKept()
+            context.triggerUserOutboundEvent(ConnectionIdleEvent(), promise: nil)
         }
     }
 

@@ -88,6 +88,11 @@ struct HTTP1MessageWriter {
         return buffer
     }
 
+    /// Lets go of the storage kept for the next message (the connection went idle).
+    mutating func releaseKept() {
+        kept = nil
+    }
+
     private mutating func keep(_ buffer: ByteBuffer) {
         // Not the shared empty storage of a zero-capacity buffer, nor a large one.
         if buffer.capacity >= 256, buffer.capacity <= Self.keptCapacity { kept = buffer }

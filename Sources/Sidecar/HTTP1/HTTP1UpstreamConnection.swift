@@ -55,9 +55,11 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
         return false
     }
 
-    /// The channel's writability as of its last `channelWritabilityChanged` (NIO fires it within
-    /// the write that crosses a watermark): the exchange asks per message, and asking the channel
-    /// costs a dozen retains and releases.
+    /// The channel's writability as of its last `channelWritabilityChanged`: the exchange asks per
+    /// message, and asking the channel costs a dozen retains and releases. NIO fires the event
+    /// within the write that goes over the high watermark; going back under the low one, it fires
+    /// it after the write loop, so a write's completion callback could still see `false` (nothing
+    /// asks from one).
     private var channelWritable = true
     var isWritable: Bool { context != nil && channelWritable }
 
@@ -68,6 +70,13 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
         if let context { resumeReading(context: context) }
         self.delegate = delegate
         state = .active(requestDone: false, responseStarted: false)
+    }
+
+    /// Idle in the pool for a sweep period: the buffers kept for the next request go.
+    func releaseIdleBuffers() {
+        guard case .idle = state, let context else { return }
+        writer.releaseKept()
+        context.triggerUserOutboundEvent(ConnectionIdleEvent(), promise: nil)
     }
 
     /// A connection opened for an attempt that was abandoned before using it: pool it unused.

@@ -1,9 +1,9 @@
-import Atomics
+import Synchronization
 
 /// Process-wide drain flag and in-flight request count, read by every event loop without a lock.
 final class DrainState: Sendable {
-    private let draining = ManagedAtomic<Bool>(false)
-    private let inFlight = ManagedAtomic<Int>(0)
+    private let draining = Atomic<Bool>(false)
+    private let inFlight = Atomic<Int>(0)
 
     var isDraining: Bool { draining.load(ordering: .relaxed) }
     var inFlightRequests: Int { inFlight.load(ordering: .relaxed) }
@@ -13,6 +13,6 @@ final class DrainState: Sendable {
         draining.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged
     }
 
-    func requestStarted() { inFlight.wrappingIncrement(ordering: .relaxed) }
-    func requestFinished() { inFlight.wrappingDecrement(ordering: .relaxed) }
+    func requestStarted() { inFlight.wrappingAdd(1, ordering: .relaxed) }
+    func requestFinished() { inFlight.wrappingSubtract(1, ordering: .relaxed) }
 }

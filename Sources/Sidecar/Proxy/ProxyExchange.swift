@@ -310,8 +310,8 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
         bodyChunksSent = 0
         record?.upstreamAddress = loopEndpoint.endpoint.addressText
         trace?.attemptStarted(attempt: attempt, method: upstreamHead.method.rawValue, target: upstreamHead.uri, endpoint: loopEndpoint.endpoint.address, cluster: cluster.cluster.name)
-        loopEndpoint.endpoint.activeRequests.wrappingIncrement(ordering: .relaxed)
-        loopEndpoint.endpoint.totalRequests.wrappingIncrement(ordering: .relaxed)
+        loopEndpoint.endpoint.activeRequests.wrappingAdd(1, ordering: .relaxed)
+        loopEndpoint.endpoint.totalRequests.wrappingAdd(1, ordering: .relaxed)
 
         let perTry = cluster.cluster.config.timeouts.perTry
         if perTry > .zero, listener.direction == .outbound {
@@ -500,7 +500,7 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
             cluster?.cluster.circuitBreaker.release(.retries)
         }
         if let endpoint = upstreamEndpoint {
-            endpoint.endpoint.activeRequests.wrappingDecrement(ordering: .relaxed)
+            endpoint.endpoint.activeRequests.wrappingSubtract(1, ordering: .relaxed)
             upstreamEndpoint = nil
         }
     }
@@ -592,10 +592,11 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
     /// Starts the next attempt after backoff. Callers end the current attempt first (releasing a
     /// retry slot it held) and got the new slot from `retryPermit`.
     private func scheduleRetry(reason: String, avoid: Endpoint?) {
+        guard let cluster else { preconditionFailure("retryPermit permits retries of routed requests only") }
         holdsRetrySlot = true
         record?.retries += 1
-        if let cluster { worker.metrics.recordRetry(cluster: cluster.cluster.index, reason: reason) }
-        let delay = cluster?.backoff.delay(forRetry: attempt, using: &worker.random) ?? .zero
+        worker.metrics.recordRetry(cluster: cluster.cluster.index, reason: reason)
+        let delay = cluster.backoff.delay(forRetry: attempt, using: &worker.random)
         if delay == .zero {
             startAttempt(avoid: avoid)
             return

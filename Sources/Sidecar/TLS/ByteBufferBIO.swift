@@ -157,6 +157,12 @@ final class ByteBufferBIO {
         return result
     }
 
+    /// Lets go of the outbound storage kept for the next record, unless it holds ciphertext not
+    /// yet taken (the connection went idle).
+    func releaseIdleStorage() {
+        if outbound.readableBytes == 0 { outbound = allocator.buffer(capacity: 0) }
+    }
+
     var inboundReadableBytes: Int { inbound?.readableBytes ?? 0 }
     var outboundReadableBytes: Int { outbound.readableBytes }
 
@@ -169,7 +175,7 @@ final class ByteBufferBIO {
         } else if outbound.readableBytes == 0 {
             // All of it was handed out: start over, in the same storage when the channel is done
             // with it (`clear()` allocates a fresh one of the same size when it is not).
-            outbound.clear()
+            outbound.clear(minimumCapacity: bytes.count)
         }
         outbound.writeBytes(bytes)
     }

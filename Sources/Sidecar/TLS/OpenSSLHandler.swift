@@ -120,6 +120,19 @@ public final class OpenSSLHandler: ChannelDuplexHandler {
         failPendingWrites(ChannelError.ioOnClosedChannel)
         state = .closed
         connection = nil
+        keptPlaintext = nil
+    }
+
+    /// `ConnectionIdleEvent`: the buffers kept for the next record go (and the event stops here);
+    /// any other event goes on.
+    public func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
+        guard event is ConnectionIdleEvent else {
+            context.triggerUserOutboundEvent(event, promise: promise)
+            return
+        }
+        keptPlaintext = nil
+        connection?.bio.releaseIdleStorage()
+        promise?.succeed(())
     }
 
     public func channelActive(context: ChannelHandlerContext) {
@@ -339,7 +352,7 @@ public final class OpenSSLHandler: ChannelDuplexHandler {
                 : min(Self.plaintextBufferSize, max(256, connection.bio.inboundReadableBytes + Int(SSL_pending(connection.ssl)) + 64))
             var buffer = spare ?? connection.bio.allocator.buffer(capacity: room)
             spare = nil
-            buffer.clear()
+            buffer.clear(minimumCapacity: room)  // one allocation at most, of the right size
             var rc: Int32 = 0
             OpenSSLErrorQueue.clear()
             buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: room) { target in

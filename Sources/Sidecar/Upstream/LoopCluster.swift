@@ -25,6 +25,8 @@ final class LoopCluster {
     private let connector: UpstreamConnector
     private let idleTimeout: TimeAmount
     private var sweepTask: RepeatedTask?
+    /// How often idle pooled connections are looked at (a quarter of the idle timeout, at least 250 ms).
+    private var sweepPeriod: TimeAmount = .zero
     /// What the sweep task reaches this cluster through; held only here.
     private var sweepTarget: RepeatedTaskTarget<LoopCluster>?
 
@@ -51,6 +53,7 @@ final class LoopCluster {
         apply(cluster.endpointSet)
         if idleTimeout > .zero {
             let period = max(TimeAmount.milliseconds(250), TimeAmount.nanoseconds(idleTimeout.nanoseconds / 4))
+            sweepPeriod = period
             // Through a weakly held stand-in, not this cluster (see `RepeatedTaskTarget`).
             let target = RepeatedTaskTarget(self)
             sweepTarget = target
@@ -170,7 +173,7 @@ final class LoopCluster {
         pruneDrained()
         let now = NIODeadline.now()
         for loopEndpoint in endpoints {
-            loopEndpoint.closeIdleConnections(olderThan: idleTimeout, now: now)
+            loopEndpoint.closeIdleConnections(olderThan: idleTimeout, now: now, releaseBuffersAfter: sweepPeriod)
         }
         // Removed endpoints: connections that were busy at removal close once they are idle.
         for loopEndpoint in draining {

@@ -52,7 +52,9 @@ final class LoopEndpoint {
     }
 
     /// Closes idle connections older than `idleTimeout` (all of them when `idleTimeout` is nil).
-    func closeIdleConnections(olderThan idleTimeout: TimeAmount?, now: NIODeadline) {
+    /// `releaseBuffersAfter`: pooled HTTP/1 connections idle at least this long let go of the
+    /// buffers they keep for the next request (`ConnectionIdleEvent`).
+    func closeIdleConnections(olderThan idleTimeout: TimeAmount?, now: NIODeadline, releaseBuffersAfter: TimeAmount? = nil) {
         if !http2Connections.isEmpty {
             for connection in http2Connections where connection.isIdle {
                 if let idleTimeout, idleTimeout == .zero || now - connection.idleSince < idleTimeout { continue }
@@ -63,6 +65,7 @@ final class LoopEndpoint {
         var kept: [HTTP1UpstreamConnection] = []
         for connection in idleConnections {
             if let idleTimeout, idleTimeout == .zero || now - connection.idleSince < idleTimeout, connection.isReusable {
+                if let releaseBuffersAfter, now - connection.idleSince >= releaseBuffersAfter { connection.releaseIdleBuffers() }
                 kept.append(connection)
             } else {
                 connection.close()

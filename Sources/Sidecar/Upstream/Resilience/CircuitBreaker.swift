@@ -1,4 +1,4 @@
-import Atomics
+import Synchronization
 
 /// A cluster's circuit-breaker limits for the whole process (CONTRACT: "per cluster, whole
 /// process"): connections, requests waiting for a connection, requests in flight, retries in
@@ -12,44 +12,63 @@ final class CircuitBreaker: Sendable {
         case retries
     }
 
-    private let maxima: [Int]
-    private let counters: [ManagedAtomic<Int>]
+    private let maxima: (connections: Int, pendingRequests: Int, requests: Int, retries: Int)
+    // One `Atomic` per limit, stored inline: no array and no counter object to retain per use.
+    private let connections = Atomic<Int>(0)
+    private let pendingRequests = Atomic<Int>(0)
+    private let requests = Atomic<Int>(0)
+    private let retries = Atomic<Int>(0)
 
     init(_ config: CircuitBreakerConfig) {
-        maxima = [config.maxConnections, config.maxPendingRequests, config.maxRequests, config.maxRetries]
-        counters = Limit.allCases.map { _ in ManagedAtomic(0) }
-    }
-
-    private static func slot(_ limit: Limit) -> Int {
-        switch limit {
-        case .connections: return 0
-        case .pendingRequests: return 1
-        case .requests: return 2
-        case .retries: return 3
-        }
+        maxima = (config.maxConnections, config.maxPendingRequests, config.maxRequests, config.maxRetries)
     }
 
     /// Takes one unit of `limit`; false (nothing taken) when that would exceed the maximum.
     func tryAcquire(_ limit: Limit) -> Bool {
-        let slot = Self.slot(limit)
-        let after = counters[slot].wrappingIncrementThenLoad(ordering: .relaxed)
-        if after > maxima[slot] {
-            counters[slot].wrappingDecrement(ordering: .relaxed)
+        switch limit {
+        case .connections: return Self.tryAcquire(connections, maximum: maxima.connections)
+        case .pendingRequests: return Self.tryAcquire(pendingRequests, maximum: maxima.pendingRequests)
+        case .requests: return Self.tryAcquire(requests, maximum: maxima.requests)
+        case .retries: return Self.tryAcquire(retries, maximum: maxima.retries)
+        }
+    }
+
+    @inline(__always)
+    private static func tryAcquire(_ counter: borrowing Atomic<Int>, maximum: Int) -> Bool {
+        if counter.wrappingAdd(1, ordering: .relaxed).newValue > maximum {
+            counter.wrappingSubtract(1, ordering: .relaxed)
             return false
         }
         return true
     }
 
     func release(_ limit: Limit) {
-        counters[Self.slot(limit)].wrappingDecrement(ordering: .relaxed)
+        switch limit {
+        case .connections: connections.wrappingSubtract(1, ordering: .relaxed)
+        case .pendingRequests: pendingRequests.wrappingSubtract(1, ordering: .relaxed)
+        case .requests: requests.wrappingSubtract(1, ordering: .relaxed)
+        case .retries: retries.wrappingSubtract(1, ordering: .relaxed)
+        }
     }
 
     /// Current usage, for the admin API.
     func current(_ limit: Limit) -> Int {
-        max(0, counters[Self.slot(limit)].load(ordering: .relaxed))
+        let value: Int
+        switch limit {
+        case .connections: value = connections.load(ordering: .relaxed)
+        case .pendingRequests: value = pendingRequests.load(ordering: .relaxed)
+        case .requests: value = requests.load(ordering: .relaxed)
+        case .retries: value = retries.load(ordering: .relaxed)
+        }
+        return max(0, value)
     }
 
     func maximum(_ limit: Limit) -> Int {
-        maxima[Self.slot(limit)]
+        switch limit {
+        case .connections: return maxima.connections
+        case .pendingRequests: return maxima.pendingRequests
+        case .requests: return maxima.requests
+        case .retries: return maxima.retries
+        }
     }
 }

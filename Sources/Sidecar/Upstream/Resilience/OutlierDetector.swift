@@ -55,11 +55,11 @@ final class OutlierDetector: Sendable {
             return false
         case .serverError:
             endpoint.consecutiveGatewayErrors.store(0, ordering: .relaxed)
-            let count = endpoint.consecutive5xx.wrappingIncrementThenLoad(ordering: .relaxed)
+            let count = endpoint.consecutive5xx.wrappingAdd(1, ordering: .relaxed).newValue
             return count >= config.consecutive5xx ? tryEject(endpoint, endpoints: endpoints, now: now()) : false
         case .gatewayError:
-            let fives = endpoint.consecutive5xx.wrappingIncrementThenLoad(ordering: .relaxed)
-            let gateways = endpoint.consecutiveGatewayErrors.wrappingIncrementThenLoad(ordering: .relaxed)
+            let fives = endpoint.consecutive5xx.wrappingAdd(1, ordering: .relaxed).newValue
+            let gateways = endpoint.consecutiveGatewayErrors.wrappingAdd(1, ordering: .relaxed).newValue
             if gateways >= config.consecutiveGatewayErrors || fives >= config.consecutive5xx {
                 return tryEject(endpoint, endpoints: endpoints, now: now())
             }
@@ -74,7 +74,7 @@ final class OutlierDetector: Sendable {
             guard ejected[id] == nil else { return false }
             let members = endpoints.filter { !$0.removed.load(ordering: .relaxed) }.count
             guard ejected.count < Self.maxEjected(total: members, percent: config.maxEjectionPercent) else { return false }
-            let times = endpoint.ejectionCount.wrappingIncrementThenLoad(ordering: .relaxed)
+            let times = endpoint.ejectionCount.wrappingAdd(1, ordering: .relaxed).newValue
             let until = now + Self.ejectionDuration(base: config.baseEjectionTime, times: times)
             endpoint.ejectedUntil.store(until.uptimeNanoseconds, ordering: .relaxed)
             endpoint.consecutive5xx.store(0, ordering: .relaxed)
