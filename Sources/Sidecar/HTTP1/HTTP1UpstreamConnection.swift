@@ -51,7 +51,7 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
     }
 
     var isReusable: Bool {
-        if case .idle = state, keepAlive, context?.channel.isActive == true { return true }
+        if case .idle = state, keepAlive, context != nil, channelIsActive { return true }
         return false
     }
 
@@ -61,6 +61,8 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
     /// it after the write loop, so a write's completion callback could still see `false` (nothing
     /// asks from one).
     private var channelWritable = true
+    /// Whether the channel is active, from its events (the pool asks per request).
+    private var channelIsActive = false
     var isWritable: Bool { context != nil && channelWritable }
 
     // MARK: Pool side
@@ -81,7 +83,7 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
 
     /// A connection opened for an attempt that was abandoned before using it: pool it unused.
     func releaseUnused() {
-        guard case .idle = state, owner.isMember, context?.channel.isActive == true else {
+        guard case .idle = state, owner.isMember, context != nil, channelIsActive else {
             close()
             return
         }
@@ -148,6 +150,7 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
         self.context = context
         allocator = context.channel.allocator
         channelWritable = context.channel.isWritable
+        channelIsActive = context.channel.isActive
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -271,7 +274,13 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
         context.close(promise: nil)
     }
 
+    func channelActive(context: ChannelHandlerContext) {
+        channelIsActive = true
+        context.fireChannelActive()
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
+        channelIsActive = false
         if case .active = state {
             // A response without a length ends when the server closes the connection.
             if let end = try? parser.inputEnded() { handle(end, moreInput: false, context: context) }

@@ -44,6 +44,9 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
     /// The cluster's `retries.maxRetries` (0 until routed). The rest of the policy is read from
     /// the cluster when a retry is considered: a copy here would retain its sets per request.
     private var maxRetries = 0
+    /// The policy's `lowestRetriableStatus`: a response below it (without a gRPC status) is
+    /// passed on without looking at the policy.
+    private var lowestRetriableStatus = Int.max
     private var maxBufferedBody = 0
 
     // Request body: chunks not yet sent on the current attempt, plus (while replayable) those
@@ -211,7 +214,8 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
         record?.cluster = cluster.cluster.name
         // Fields read one by one: a copy of the whole `ClusterConfig` would retain every
         // reference in it.
-        maxRetries = cluster.retryPolicy.maxRetries
+        maxRetries = cluster.maxRetries
+        lowestRetriableStatus = cluster.lowestRetriableStatus
         maxBufferedBody = cluster.maxBufferedBody
         bodyReplayable = maxRetries > 0
         if cluster.cluster.followsCallerProtocol, downstreamIsHTTP2, cluster.endpoints.contains(where: { $0.speaksHTTP2 == nil }) {
@@ -680,7 +684,7 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
         } else {
             recordOutlier(.success)
         }
-        if maxRetries > 0 {
+        if maxRetries > 0, isGRPC || status >= lowestRetriableStatus {
             let grpcStatus = isGRPC ? head.fields.first(name: "grpc-status").flatMap { Int($0) } : nil
             if let reason = retryPermit(for: .response(status: status, grpcStatus: grpcStatus)) {
                 let failedEndpoint = upstreamEndpoint?.endpoint

@@ -20,6 +20,10 @@ final class LoopCluster {
     let backoff: ExponentialBackoff
     /// The most request body bytes kept for a retry (`retries.maxBufferedBody`).
     let maxBufferedBody: Int
+    /// `retryPolicy`'s `maxRetries` and `lowestRetriableStatus`, read per request: reading them
+    /// through the policy would copy it (three sets retained and released).
+    let maxRetries: Int
+    let lowestRetriableStatus: Int
     /// This loop's share of the cluster's retry budget.
     var retryBudget: RetryBudget
     private let connector: UpstreamConnector
@@ -37,6 +41,8 @@ final class LoopCluster {
         self.retryPolicy = cluster.isLocalApp ? .none : RetryPolicy(retries)
         self.backoff = ExponentialBackoff(retries.backoff)
         self.maxBufferedBody = retries.maxBufferedBody
+        self.maxRetries = retryPolicy.maxRetries
+        self.lowestRetriableStatus = retryPolicy.lowestRetriableStatus
         self.retryBudget = RetryBudget(
             ratio: retries.budget.ratio,
             minRetriesPerSecond: Double(retries.budget.minRetriesPerSecond) / Double(max(1, loopCount))

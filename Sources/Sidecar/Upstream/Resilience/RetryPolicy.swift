@@ -17,8 +17,9 @@ struct RetryPolicy: Sendable {
     private let conditions: Set<RetryCondition>
     private let retriableStatusCodes: Set<Int>
     private let retriableGRPCStatuses: Set<Int>
-    /// No response status below this is retriable: most responses are decided by one comparison.
-    private let lowestRetriableStatus: Int
+    /// No response status below this is retriable (without a gRPC status): most responses are
+    /// decided by one comparison.
+    let lowestRetriableStatus: Int
 
     init(_ config: RetryPolicyConfig) {
         maxRetries = config.maxRetries
