@@ -61,9 +61,11 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
     /// it after the write loop, so a write's completion callback could still see `false` (nothing
     /// asks from one).
     private var channelWritable = true
+    var isWritable: Bool { context != nil && channelWritable }
     /// Whether the channel is active, from its events (the pool asks per request).
     private var channelIsActive = false
-    var isWritable: Bool { context != nil && channelWritable }
+    /// Whether the buffers kept for the next request went since the connection was last used.
+    private var idleBuffersReleased = false
 
     // MARK: Pool side
 
@@ -72,11 +74,13 @@ final class HTTP1UpstreamConnection: ChannelDuplexHandler, UpstreamStream {
         if let context { resumeReading(context: context) }
         self.delegate = delegate
         state = .active(requestDone: false, responseStarted: false)
+        idleBuffersReleased = false
     }
 
     /// Idle in the pool for a sweep period: the buffers kept for the next request go.
     func releaseIdleBuffers() {
-        guard case .idle = state, let context else { return }
+        guard case .idle = state, !idleBuffersReleased, let context else { return }
+        idleBuffersReleased = true
         writer.releaseKept()
         context.triggerUserOutboundEvent(ConnectionIdleEvent(), promise: nil)
     }
