@@ -409,6 +409,37 @@ def test_dead_collector_never_slows_requests(start_sidecar):
         backend.close()
 
 
+def _event_loop_thread_nice_values(pid):
+    """The nice value of each SwiftNIO event-loop thread of `pid` (threads named `NIO-ELT-...`;
+    field 19 of /proc/PID/task/TID/stat)."""
+    values = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue  # the thread ended
+        if stat[stat.index("(") + 1:].startswith("NIO-ELT"):
+            values.append(int(stat.rsplit(")", 1)[1].split()[16]))
+    return values
+
+
+def test_span_export_runs_below_the_worker_loops(start_sidecar):
+    """The exporter's loop (encoding and posting batches) runs at nice 10, so that its bursts do not
+    take the CPU from the worker loops on a busy machine; the worker loops keep the process's."""
+    backend = _fast_backend()
+    try:
+        plain = start_sidecar({**outbound_config("plain", [backend.address], None), "accessLog": {"path": "off"}})
+        traced = start_sidecar({**outbound_config("traced", [backend.address], tracing(f"http://127.0.0.1:{free_port()}/v1/traces")),
+                                "accessLog": {"path": "off"}})
+        assert set(_event_loop_thread_nice_values(plain.proc.pid)) == {0}
+        values = wait_until(lambda: (v := _event_loop_thread_nice_values(traced.proc.pid)).count(10) == 1 and v,
+                            message="the exporter's loop at nice 10")
+        assert sorted(values) == [0] * (len(values) - 1) + [10], values
+    finally:
+        backend.close()
+
+
 def test_spans_are_flushed_on_drain(start_sidecar):
     receiver = OTLPReceiver()
     backend = HTTPBackend()

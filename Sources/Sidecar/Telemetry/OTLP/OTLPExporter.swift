@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -66,11 +69,22 @@ final class OTLPExporter: @unchecked Sendable {
     /// Starts the periodic collection.
     func start() {
         eventLoop.execute { [self] in
+            Self.lowerThisThreadsPriority()
             guard timer == nil, !stopping else { return }
             timer = eventLoop.scheduleRepeatedTask(initialDelay: flushInterval, delay: flushInterval) { [weak self] _ in
                 self?.collectAndSend()
             }
         }
+    }
+
+    /// Export is background work: on a busy machine its bursts (encoding a batch, the POST) must
+    /// not take the CPU from the worker loops. Nice 10 on this thread only (Linux keeps a nice
+    /// value per thread, and `who` 0 is the calling one): under contention it gets about a tenth
+    /// of a worker's share, and all of an idle CPU.
+    private static func lowerThisThreadsPriority() {
+        #if os(Linux)
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
+        #endif
     }
 
     /// A loop's buffer reached `batchSize`: collect now rather than at the next tick. Any thread.
