@@ -6,7 +6,7 @@ import XCTest
 /// The OTLP protobuf body: encoded by `OTLPSpanEncoder`, decoded back with SwiftProtobuf.
 final class TraceSpanEncodingTests: XCTestCase {
     private func decode(_ spans: [SpanRecord]) throws -> Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceRequest {
-        let body = try OTLPSpanEncoder.body(spans, serviceName: "orders")
+        let body = OTLPSpanEncoder.body(spans, serviceName: "orders")
         return try Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceRequest(serializedBytes: Array(body.readableBytesView))
     }
 
@@ -115,5 +115,63 @@ final class TraceSpanEncodingTests: XCTestCase {
         XCTAssertEqual(OTLPSpanEncoder.urlPath("/"), "/")
         XCTAssertEqual(OTLPSpanEncoder.urlPath("http://host:1/x/y?z"), "/x/y")
         XCTAssertEqual(OTLPSpanEncoder.urlPath("http://host"), "/")
+    }
+
+    /// The written body is byte for byte what SwiftProtobuf serializes from the message
+    /// `OTLPSpanEncoder.request` builds: random records with every optional field on or off,
+    /// empty and long strings (one- and two-byte lengths), large numbers, batches of 0 to 300 spans
+    /// (lengths of one to three bytes).
+    func testWrittenBodyIsWhatSwiftProtobufSerializes() throws {
+        var generator = SystemRandomNumberGenerator()
+        func text(_ generator: inout SystemRandomNumberGenerator) -> String {
+            switch Int.random(in: 0..<4, using: &generator) {
+            case 0: return ""
+            case 1: return "x"
+            case 2: return String(repeating: "é/", count: Int.random(in: 60...200, using: &generator))
+            default: return "/orders/\(UInt32.random(in: 0...UInt32.max, using: &generator))?q=1"
+            }
+        }
+        func record(_ generator: inout SystemRandomNumberGenerator) -> SpanRecord {
+            let kind: SpanRecord.Kind = Bool.random(using: &generator) ? .client : .server
+            var record = SpanRecord(
+                kind: kind,
+                traceID: TraceID(high: UInt64.random(in: 0...UInt64.max, using: &generator), low: UInt64.random(in: 1...UInt64.max, using: &generator)),
+                spanID: UInt64.random(in: 1...UInt64.max, using: &generator),
+                parentSpanID: Bool.random(using: &generator) ? 0 : UInt64.random(in: 1...UInt64.max, using: &generator),
+                startUnixNanos: Bool.random(using: &generator) ? 0 : UInt64.random(in: 0...UInt64.max / 2, using: &generator),
+                method: ["GET", "POST", ""].randomElement(using: &generator)!,
+                target: text(&generator)
+            )
+            record.endUnixNanos = Bool.random(using: &generator) ? 0 : UInt64.random(in: 0...UInt64.max / 2, using: &generator)
+            record.statusCode = [0, 200, 404, 503].randomElement(using: &generator)!
+            if Bool.random(using: &generator) { record.upstream = SocketAddressSpec(host: text(&generator), port: Int.random(in: 0...65535, using: &generator)) }
+            if Bool.random(using: &generator) { record.localAddress = try? SocketAddress(ipAddress: "127.0.0.1", port: 15001) }
+            if Bool.random(using: &generator) { record.peerAddress = try? SocketAddress(ipAddress: "::1", port: Int.random(in: 0...65535, using: &generator)) }
+            if Bool.random(using: &generator) { record.errorType = text(&generator) }
+            if Bool.random(using: &generator) { record.cluster = text(&generator) }
+            if Bool.random(using: &generator) { record.peerIdentity = "spiffe://mesh.local/ns/default/sa/\(text(&generator))" }
+            if Bool.random(using: &generator) { record.sidecarError = text(&generator) }
+            record.resendCount = [0, 1, 200].randomElement(using: &generator)!
+            return record
+        }
+        for count in [0, 1, 2, 7, 300] {
+            for _ in 0..<(count > 7 ? 3 : 40) {
+                let records = (0..<count).map { _ in record(&generator) }
+                let service = text(&generator)
+                let expected: [UInt8] = try OTLPSpanEncoder.request(records, serviceName: service).serializedBytes()
+                let written = Array(OTLPSpanEncoder.body(records, serviceName: service).readableBytesView)
+                XCTAssertEqual(written, expected, "\(count) spans")
+                if written != expected { return }
+            }
+        }
+    }
+
+    func testVarintSizes() {
+        for (value, size) in [(0, 1), (127, 1), (128, 2), (16383, 2), (16384, 3), (UInt64.max, 10)] as [(UInt64, Int)] {
+            XCTAssertEqual(OTLPTraceBodyWriter.varintSize(value), size, "\(value)")
+            var buffer = ByteBuffer()
+            buffer.writeVarint(value)
+            XCTAssertEqual(buffer.readableBytes, size, "\(value)")
+        }
     }
 }

@@ -168,13 +168,7 @@ final class OTLPExporter: @unchecked Sendable {
     }
 
     private func send(_ batch: [SpanRecord], retry: Int) {
-        let body: ByteBuffer
-        do {
-            body = try OTLPSpanEncoder.body(batch, serviceName: serviceName)
-        } catch {
-            batchFailed(batch, reason: "encoding failed: \(error)", retry: Self.maxRetries)
-            return
-        }
+        let body = OTLPSpanEncoder.body(batch, serviceName: serviceName)
         let client: SimpleHTTPClient
         do {
             client = try httpClient()
