@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "sidecar",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],  // Synchronization.Atomic
     products: [
         .executable(name: "sidecar", targets: ["SidecarCLI"]),
         .library(name: "Sidecar", targets: ["Sidecar"]),

@@ -120,10 +120,12 @@ final class TraceSpanEncodingTests: XCTestCase {
     /// The written body is byte for byte what SwiftProtobuf serializes from the message
     /// `OTLPSpanEncoder.request` builds: random records with every optional field on or off,
     /// empty and long strings (one- and two-byte lengths), large numbers, batches of 0 to 300 spans
-    /// (lengths of one to three bytes).
+    /// (lengths of one to three bytes), and fixed ones: a port 0 (an integer value of 0) and a
+    /// span over 16 KiB (a span length of three bytes). The seed is in the failure message.
     func testWrittenBodyIsWhatSwiftProtobufSerializes() throws {
-        var generator = SystemRandomNumberGenerator()
-        func text(_ generator: inout SystemRandomNumberGenerator) -> String {
+        let seed = UInt64.random(in: 0...UInt64.max)
+        var generator = FastRandom(seed: seed)
+        func text(_ generator: inout FastRandom) -> String {
             switch Int.random(in: 0..<4, using: &generator) {
             case 0: return ""
             case 1: return "x"
@@ -131,7 +133,7 @@ final class TraceSpanEncodingTests: XCTestCase {
             default: return "/orders/\(UInt32.random(in: 0...UInt32.max, using: &generator))?q=1"
             }
         }
-        func record(_ generator: inout SystemRandomNumberGenerator) -> SpanRecord {
+        func record(_ generator: inout FastRandom) -> SpanRecord {
             let kind: SpanRecord.Kind = Bool.random(using: &generator) ? .client : .server
             var record = SpanRecord(
                 kind: kind,
@@ -154,14 +156,22 @@ final class TraceSpanEncodingTests: XCTestCase {
             record.resendCount = [0, 1, 200].randomElement(using: &generator)!
             return record
         }
+        func check(_ records: [SpanRecord], service: String) throws -> Bool {
+            let expected: [UInt8] = try OTLPSpanEncoder.request(records, serviceName: service).serializedBytes()
+            let written = Array(OTLPSpanEncoder.body(records, serviceName: service).readableBytesView)
+            guard written != expected else { return true }
+            let firstDifference = zip(written, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(written.count, expected.count)
+            XCTFail("seed \(seed), \(records.count) spans: bytes differ from offset \(firstDifference) (\(written.count) written, \(expected.count) expected)")
+            return false
+        }
+        var fixed = record(&generator)
+        fixed.upstream = SocketAddressSpec(host: "10.0.0.1", port: 0)
+        fixed.cluster = String(repeating: "c", count: 20_000)
+        guard try check([fixed], service: "orders") else { return }
         for count in [0, 1, 2, 7, 300] {
             for _ in 0..<(count > 7 ? 3 : 40) {
                 let records = (0..<count).map { _ in record(&generator) }
-                let service = text(&generator)
-                let expected: [UInt8] = try OTLPSpanEncoder.request(records, serviceName: service).serializedBytes()
-                let written = Array(OTLPSpanEncoder.body(records, serviceName: service).readableBytesView)
-                XCTAssertEqual(written, expected, "\(count) spans")
-                if written != expected { return }
+                guard try check(records, service: text(&generator)) else { return }
             }
         }
     }

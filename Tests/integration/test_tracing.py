@@ -424,18 +424,27 @@ def _event_loop_thread_nice_values(pid):
     return values
 
 
+def _process_nice(pid):
+    """The nice value of `pid`'s main thread."""
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[16])
+
+
 def test_span_export_runs_below_the_worker_loops(start_sidecar):
-    """The exporter's loop (encoding and posting batches) runs at nice 10, so that its bursts do not
-    take the CPU from the worker loops on a busy machine; the worker loops keep the process's."""
+    """The exporter's loop (encoding and posting batches) runs 10 nice levels below the process, so
+    that its bursts do not take the CPU from the worker loops on a busy machine; the worker loops
+    keep the process's."""
     backend = _fast_backend()
     try:
         plain = start_sidecar({**outbound_config("plain", [backend.address], None), "accessLog": {"path": "off"}})
         traced = start_sidecar({**outbound_config("traced", [backend.address], tracing(f"http://127.0.0.1:{free_port()}/v1/traces")),
                                 "accessLog": {"path": "off"}})
-        assert set(_event_loop_thread_nice_values(plain.proc.pid)) == {0}
-        values = wait_until(lambda: (v := _event_loop_thread_nice_values(traced.proc.pid)).count(10) == 1 and v,
-                            message="the exporter's loop at nice 10")
-        assert sorted(values) == [0] * (len(values) - 1) + [10], values
+        base = _process_nice(traced.proc.pid)  # CI may run everything under `nice`
+        lowered = min(base + 10, 19)
+        assert set(_event_loop_thread_nice_values(plain.proc.pid)) == {_process_nice(plain.proc.pid)}
+        values = wait_until(lambda: (v := _event_loop_thread_nice_values(traced.proc.pid)).count(lowered) == 1 and v,
+                            message="the exporter's loop 10 below the others")
+        assert sorted(values) == [base] * (len(values) - 1) + [lowered], values
     finally:
         backend.close()
 

@@ -693,7 +693,7 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
                 return
             }
         }
-        if isGRPC, status == 200, attempt <= maxRetries, bodyReplayable, cluster?.retryPolicy.retriesOnGRPCStatus == true,
+        if isGRPC, status == 200, attempt <= maxRetries, bodyReplayable, cluster?.retriesOnGRPCStatus == true,
             !head.fields.contains(name: "grpc-status")
         {
             // The grpc-status comes in the trailers: hold the response until then.

@@ -24,6 +24,8 @@ final class LoopCluster {
     /// through the policy would copy it (three sets retained and released).
     let maxRetries: Int
     let lowestRetriableStatus: Int
+    /// `retryPolicy.retriesOnGRPCStatus`, read per gRPC response.
+    let retriesOnGRPCStatus: Bool
     /// This loop's share of the cluster's retry budget.
     var retryBudget: RetryBudget
     private let connector: UpstreamConnector
@@ -43,6 +45,7 @@ final class LoopCluster {
         self.maxBufferedBody = retries.maxBufferedBody
         self.maxRetries = retryPolicy.maxRetries
         self.lowestRetriableStatus = retryPolicy.lowestRetriableStatus
+        self.retriesOnGRPCStatus = retryPolicy.retriesOnGRPCStatus
         self.retryBudget = RetryBudget(
             ratio: retries.budget.ratio,
             minRetriesPerSecond: Double(retries.budget.minRetriesPerSecond) / Double(max(1, loopCount))

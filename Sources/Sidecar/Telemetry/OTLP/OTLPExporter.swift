@@ -78,12 +78,17 @@ final class OTLPExporter: @unchecked Sendable {
     }
 
     /// Export is background work: on a busy machine its bursts (encoding a batch, the POST) must
-    /// not take the CPU from the worker loops. Nice 10 on this thread only (Linux keeps a nice
-    /// value per thread, and `who` 0 is the calling one): under contention it gets about a tenth
-    /// of a worker's share, and all of an idle CPU.
+    /// not take the CPU from the worker loops. This thread's nice value goes 10 above the
+    /// process's (Linux keeps a nice value per thread, and `who` 0 is the calling one): under
+    /// contention it gets about a tenth of a worker's share, and all of an idle CPU. (On a machine
+    /// saturated for long, more spans then wait, and beyond `maxQueue` are dropped and counted.)
     private static func lowerThisThreadsPriority() {
         #if os(Linux)
-        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
+        let which = __priority_which_t(PRIO_PROCESS.rawValue)
+        errno = 0
+        let current = getpriority(which, 0)
+        guard errno == 0 else { return }
+        _ = setpriority(which, 0, min(current + 10, 19))
         #endif
     }
 

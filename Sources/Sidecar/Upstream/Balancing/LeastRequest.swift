@@ -1,4 +1,4 @@
-import Atomics
+import Synchronization
 
 /// `least_request`: the power of two choices on requests in flight (Envoy's algorithm).
 ///

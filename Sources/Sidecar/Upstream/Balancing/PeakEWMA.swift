@@ -1,4 +1,4 @@
-import Atomics
+import Synchronization
 import Foundation
 
 /// `peak_ewma`: the power of two choices on a latency cost, as linkerd (tower's `PeakEwma`) does.
