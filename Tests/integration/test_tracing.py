@@ -424,27 +424,25 @@ def _event_loop_thread_nice_values(pid):
     return values
 
 
-def _process_nice(pid):
-    """The nice value of `pid`'s main thread."""
-    with open(f"/proc/{pid}/stat") as f:
-        return int(f.read().rsplit(")", 1)[1].split()[16])
-
-
 def test_span_export_runs_below_the_worker_loops(start_sidecar):
-    """The exporter's loop (encoding and posting batches) runs 10 nice levels below the process, so
-    that its bursts do not take the CPU from the worker loops on a busy machine; the worker loops
-    keep the process's."""
+    """The exporter's loop (encoding and posting batches) runs 10 nice levels below the worker loops,
+    so that its bursts do not take the CPU from them on a busy machine."""
     backend = _fast_backend()
     try:
         plain = start_sidecar({**outbound_config("plain", [backend.address], None), "accessLog": {"path": "off"}})
         traced = start_sidecar({**outbound_config("traced", [backend.address], tracing(f"http://127.0.0.1:{free_port()}/v1/traces")),
                                 "accessLog": {"path": "off"}})
-        base = _process_nice(traced.proc.pid)  # CI may run everything under `nice`
-        lowered = min(base + 10, 19)
-        assert set(_event_loop_thread_nice_values(plain.proc.pid)) == {_process_nice(plain.proc.pid)}
-        values = wait_until(lambda: (v := _event_loop_thread_nice_values(traced.proc.pid)).count(lowered) == 1 and v,
-                            message="the exporter's loop 10 below the others")
-        assert sorted(values) == [base] * (len(values) - 1) + [lowered], values
+        # Compared with the worker loops, not with an absolute value: CI may run everything under
+        # `nice` (and the loops' threads are made from Swift concurrency's, whose nice value
+        # libdispatch sets from their QoS).
+        assert len(set(_event_loop_thread_nice_values(plain.proc.pid))) == 1
+
+        def lowered_once():
+            values = sorted(_event_loop_thread_nice_values(traced.proc.pid))
+            base = values[0]
+            return values if values == [base] * (len(values) - 1) + [min(base + 10, 19)] else None
+
+        wait_until(lowered_once, message="one event loop (the exporter's) 10 nice levels below the others")
     finally:
         backend.close()
 

@@ -78,8 +78,8 @@ final class OTLPExporter: @unchecked Sendable {
     }
 
     /// Export is background work: on a busy machine its bursts (encoding a batch, the POST) must
-    /// not take the CPU from the worker loops. This thread's nice value goes 10 above the
-    /// process's (Linux keeps a nice value per thread, and `who` 0 is the calling one): under
+    /// not take the CPU from the worker loops. This thread's nice value goes 10 above what it was,
+    /// the worker loops' (Linux keeps a nice value per thread, and `who` 0 is the calling one): under
     /// contention it gets about a tenth of a worker's share, and all of an idle CPU. (On a machine
     /// saturated for long, more spans then wait, and beyond `maxQueue` are dropped and counted.)
     private static func lowerThisThreadsPriority() {
