@@ -21,7 +21,7 @@ def test_pooled_connection_reads_again_after_a_slow_reader_paused_it(start_sidec
         resp = conn.getresponse()
         # Read nothing for a while: the socket buffers fill, the sidecar pauses reading upstream.
         wait_until(lambda: len(backend.requests) == 1, message="the big request reached the backend")
-        time.sleep(0.5)  # the slow reader under test
+        time.sleep(0.5)  # behaviour under test: a reader that reads nothing for a while
         assert len(resp.read()) == len(big)
         # The same downstream connection, so the same event loop and its pooled upstream connection.
         started = time.monotonic()

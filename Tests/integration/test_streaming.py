@@ -218,7 +218,7 @@ def test_slow_backend_backpressure_reaches_the_uploader(payload):
             piece = conn.recv(16 * 1024)
             hasher.update(piece)
             got += len(piece)
-            time.sleep(0.01)
+            time.sleep(0.01)  # behaviour: the application reads slowly
         gate.wait(20)  # then it stops reading until the test has looked
         while got < SIZE:
             piece = conn.recv(MiB)
