@@ -25,50 +25,36 @@ final class CircuitBreaker: Sendable {
 
     /// Takes one unit of `limit`; false (nothing taken) when that would exceed the maximum.
     func tryAcquire(_ limit: Limit) -> Bool {
-        switch limit {
-        case .connections: return Self.tryAcquire(connections, maximum: maxima.connections)
-        case .pendingRequests: return Self.tryAcquire(pendingRequests, maximum: maxima.pendingRequests)
-        case .requests: return Self.tryAcquire(requests, maximum: maxima.requests)
-        case .retries: return Self.tryAcquire(retries, maximum: maxima.retries)
+        withCounter(limit) { counter, maximum in
+            if counter.wrappingAdd(1, ordering: .relaxed).newValue > maximum {
+                counter.wrappingSubtract(1, ordering: .relaxed)
+                return false
+            }
+            return true
         }
-    }
-
-    @inline(__always)
-    private static func tryAcquire(_ counter: borrowing Atomic<Int>, maximum: Int) -> Bool {
-        if counter.wrappingAdd(1, ordering: .relaxed).newValue > maximum {
-            counter.wrappingSubtract(1, ordering: .relaxed)
-            return false
-        }
-        return true
     }
 
     func release(_ limit: Limit) {
-        switch limit {
-        case .connections: connections.wrappingSubtract(1, ordering: .relaxed)
-        case .pendingRequests: pendingRequests.wrappingSubtract(1, ordering: .relaxed)
-        case .requests: requests.wrappingSubtract(1, ordering: .relaxed)
-        case .retries: retries.wrappingSubtract(1, ordering: .relaxed)
-        }
+        withCounter(limit) { counter, _ in counter.wrappingSubtract(1, ordering: .relaxed) }
     }
 
     /// Current usage, for the admin API.
     func current(_ limit: Limit) -> Int {
-        let value: Int
-        switch limit {
-        case .connections: value = connections.load(ordering: .relaxed)
-        case .pendingRequests: value = pendingRequests.load(ordering: .relaxed)
-        case .requests: value = requests.load(ordering: .relaxed)
-        case .retries: value = retries.load(ordering: .relaxed)
-        }
-        return max(0, value)
+        withCounter(limit) { counter, _ in max(0, counter.load(ordering: .relaxed)) }
     }
 
     func maximum(_ limit: Limit) -> Int {
+        withCounter(limit) { _, maximum in maximum }
+    }
+
+    /// `limit`'s counter and maximum (an `Atomic` cannot be handed out, only lent).
+    @inline(__always)
+    private func withCounter<Result>(_ limit: Limit, _ body: (borrowing Atomic<Int>, Int) -> Result) -> Result {
         switch limit {
-        case .connections: return maxima.connections
-        case .pendingRequests: return maxima.pendingRequests
-        case .requests: return maxima.requests
-        case .retries: return maxima.retries
+        case .connections: return body(connections, maxima.connections)
+        case .pendingRequests: return body(pendingRequests, maxima.pendingRequests)
+        case .requests: return body(requests, maxima.requests)
+        case .retries: return body(retries, maxima.retries)
         }
     }
 }
