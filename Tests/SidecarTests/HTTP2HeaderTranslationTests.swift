@@ -12,6 +12,12 @@ final class HTTP2HeaderTranslationTests: XCTestCase {
         HTTP2HeaderTranslation.requestHead(from: block(fields))
     }
 
+    private func requestFields(_ head: ProxyRequestHead, scheme: String) -> HTTP2FieldList {
+        var list = HTTP2FieldList()
+        HTTP2HeaderTranslation.requestFields(from: head, scheme: scheme, into: &list)
+        return list
+    }
+
     private let base = [(":method", "POST"), (":scheme", "https"), (":authority", "payments:8443"), (":path", "/pay?x=1")]
 
     // MARK: HTTP/2 → HTTP/1 shape
@@ -85,7 +91,7 @@ final class HTTP2HeaderTranslationTests: XCTestCase {
         headers.add(name: "Upgrade", value: "websocket")
         headers.add(name: "TE", value: "gzip")
         let head = ProxyRequestHead(method: .PUT, uri: "/a?b", fields: HTTPFieldBlock(headers))
-        let fields = HTTP2HeaderTranslation.requestFields(from: head, scheme: "https")
+        let fields = requestFields(head, scheme: "https")
         XCTAssertEqual(fields.map(\.name), [":method", ":scheme", ":authority", ":path", "x-custom"])
         XCTAssertEqual(fields.map(\.value), ["PUT", "https", "payments", "/a?b", "1"])
     }
@@ -94,10 +100,10 @@ final class HTTP2HeaderTranslationTests: XCTestCase {
         var headers = HTTPHeaders()
         headers.add(name: "host", value: "svc")
         headers.add(name: "content-type", value: "application/grpc+proto")
-        let fields = HTTP2HeaderTranslation.requestFields(from: ProxyRequestHead(method: .POST, uri: "/S/M", fields: HTTPFieldBlock(headers)), scheme: "http")
+        let fields = requestFields(ProxyRequestHead(method: .POST, uri: "/S/M", fields: HTTPFieldBlock(headers)), scheme: "http")
         XCTAssertEqual(fields.filter { $0.name == "te" }.map(\.value), ["trailers"])
         headers.add(name: "te", value: "trailers")
-        let again = HTTP2HeaderTranslation.requestFields(from: ProxyRequestHead(method: .POST, uri: "/S/M", fields: HTTPFieldBlock(headers)), scheme: "http")
+        let again = requestFields(ProxyRequestHead(method: .POST, uri: "/S/M", fields: HTTPFieldBlock(headers)), scheme: "http")
         XCTAssertEqual(again.filter { $0.name == "te" }.count, 1)
     }
 
@@ -107,13 +113,66 @@ final class HTTP2HeaderTranslationTests: XCTestCase {
         headers.add(name: "Connection", value: "close")
         headers.add(name: "Transfer-Encoding", value: "chunked")
         headers.add(name: "Keep-Alive", value: "timeout=5")
-        let fields = HTTP2HeaderTranslation.responseFields(from: HTTPResponseHead(version: .http1_1, status: .notFound, headers: headers))
+        var fields = HTTP2FieldList()
+        HTTP2HeaderTranslation.responseFields(from: ProxyResponseHead(status: .notFound, headers: headers), into: &fields)
         XCTAssertEqual(fields.map(\.name), [":status", "content-type"])
-        XCTAssertEqual(fields.first?.value, "404")
+        XCTAssertEqual(fields.map(\.value).first, "404")
         var trailers = HTTPHeaders()
         trailers.add(name: "Grpc-Status", value: "0")
         trailers.add(name: "Connection", value: "x")
-        XCTAssertEqual(HTTP2HeaderTranslation.trailerFields(from: trailers).map(\.name), ["grpc-status"])
+        HTTP2HeaderTranslation.trailerFields(from: trailers, into: &fields)
+        XCTAssertEqual(fields.map(\.name), ["grpc-status"])
+    }
+
+    func testStatusIsWrittenAsThreeDigits() {
+        var fields = HTTP2FieldList()
+        for code in [100, 200, 204, 301, 404, 503, 599] {
+            HTTP2HeaderTranslation.responseFields(from: ProxyResponseHead(status: HTTPResponseStatus(statusCode: code)), into: &fields)
+            XCTAssertEqual(fields.map(\.value), [String(code)])
+        }
+    }
+
+    /// A head sent as an HTTP/2 request and received on the other side is the same head: method,
+    /// target, `Host`, and every end-to-end field in order, names in lower case.
+    func testRequestHeadsSurviveTheTripThroughHTTP2() throws {
+        var random = SystemRandomNumberGenerator()
+        let methods: [HTTPMethod] = [.GET, .POST, .PUT, .DELETE, .PATCH, .OPTIONS, .RAW(value: "PURGE")]
+        for _ in 0..<200 {
+            var sent: [(String, String)] = [("Host", "svc-\(Int.random(in: 0..<100, using: &random)).mesh:8080")]
+            var expected: [(String, String)] = []
+            for index in 0..<Int.random(in: 0..<12, using: &random) {
+                let name = (Bool.random(using: &random) ? "X-Field-" : "x-field-") + String(index)
+                let value = String(repeating: "v", count: Int.random(in: 0..<40, using: &random)) + "; q=\(index)"
+                sent.append((name, value))
+                expected.append((name.lowercased(), value))
+            }
+            sent.insert(("Connection", "keep-alive"), at: Int.random(in: 0...sent.count, using: &random))
+            let method = methods.randomElement(using: &random)!
+            let uri = "/p/\(Int.random(in: 0..<1000, using: &random))?a=b"
+            let list = requestFields(ProxyRequestHead(method: method, uri: uri, fields: HTTPFieldBlock(sent)), scheme: "https")
+            let received = try HTTP2HeaderTranslation.requestHead(from: block(list.map { ($0.name, $0.value) })).get()
+            XCTAssertEqual(received.method, method)
+            XCTAssertEqual(received.uri, uri)
+            XCTAssertEqual(received.fields.first(name: "host"), sent[sent.firstIndex { $0.0 == "Host" }!].1)
+            let endToEnd = received.fields.filter { $0.name != "host" }
+            XCTAssertEqual(endToEnd.map(\.name), expected.map(\.0))
+            XCTAssertEqual(endToEnd.map(\.value), expected.map(\.1))
+        }
+    }
+
+    /// The head a received block becomes is written as HTTP/1.1 lines: pseudo-headers gone, `Host`
+    /// last, the other fields as they arrived.
+    func testReceivedRequestHeadEncodesAsHTTP1Lines() throws {
+        let head = try request(base + [("accept", "*/*"), ("x-a", "1")]).get()
+        var out = [UInt8](repeating: 0, count: head.fields.encodedLength)
+        let end = out.withUnsafeMutableBytes { head.fields.encode(into: $0, at: 0) }
+        XCTAssertEqual(end, out.count)
+        XCTAssertEqual(String(decoding: out, as: UTF8.self), "accept: */*\r\nx-a: 1\r\nhost: payments:8443\r\n")
+    }
+
+    func testEmptyAuthorityIsRefused() {
+        XCTAssertEqual(request([(":method", "GET"), (":scheme", "http"), (":authority", ""), (":path", "/"), ("host", "h")]).failureValue,
+                       .missingPseudoHeader(":authority"))
     }
 }
 

@@ -49,7 +49,7 @@ final class HTTP2SessionTests: XCTestCase {
 
         let requestBody = NGHTTP2OutboundBody()
         let fields = [(name: ":method", value: "POST"), (":scheme", "http"), (":authority", "svc"), (":path", "/x"), ("content-type", "application/grpc")]
-        let streamID = try XCTUnwrap(client.submitRequest(fields, body: requestBody))
+        let streamID = try XCTUnwrap(client.submitRequest(HTTP2FieldList(fields), body: requestBody))
         requestBody.append(ByteBuffer(string: "hello"))
         var trailers = HTTPHeaders()
         trailers.add(name: "x-request-trailer", value: "1")
@@ -115,8 +115,8 @@ final class HTTP2SessionTests: XCTestCase {
         let clientEvents = Recorder()
         client.delegate = clientEvents
         let fields = [(name: ":method", value: "GET"), (":scheme", "http"), (":authority", "svc"), (":path", "/")]
-        let first = try XCTUnwrap(client.submitRequest(fields, body: nil))
-        let second = try XCTUnwrap(client.submitRequest(fields, body: nil))
+        let first = try XCTUnwrap(client.submitRequest(HTTP2FieldList(fields), body: nil))
+        let second = try XCTUnwrap(client.submitRequest(HTTP2FieldList(fields), body: nil))
         try pump(client, server)
         client.resetStream(first, errorCode: .cancel)
         try pump(client, server)

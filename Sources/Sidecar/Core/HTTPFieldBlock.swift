@@ -63,6 +63,13 @@ struct HTTPFieldBlock {
         self.init(HTTPHeaders(pairs))
     }
 
+    /// Room for `bytes` of lines and `fields` fields, so a block built field by field (an HTTP/2
+    /// header block) does not grow its storage again and again.
+    mutating func reserveCapacity(bytes: Int, fields: Int) {
+        storage.reserveCapacity(storage.readableBytes + bytes)
+        locations.reserveCapacity(fields)
+    }
+
     var count: Int { locations.count }
     var isEmpty: Bool { locations.isEmpty }
 
@@ -89,6 +96,17 @@ struct HTTPFieldBlock {
                     UnsafeRawBufferPointer(rebasing: bytes[Int(location.valueStart)..<Int(location.valueEnd)])
                 )
             }
+        }
+    }
+
+    /// Calls `body` with the name and value bytes of the field at `index`, valid only during the call.
+    func withField<R>(at index: Int, _ body: (_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        let location = locations[index]
+        return try storage.withUnsafeReadableBytes { bytes in
+            try body(
+                UnsafeRawBufferPointer(rebasing: bytes[Int(location.nameStart)..<Int(location.nameEnd)]),
+                UnsafeRawBufferPointer(rebasing: bytes[Int(location.valueStart)..<Int(location.valueEnd)])
+            )
         }
     }
 
@@ -158,6 +176,31 @@ struct HTTPFieldBlock {
         }
     }
 
+    /// Adds `name: value` from bytes, after the other fields. The caller gives a valid name and a
+    /// value without CR, LF or NUL (fields another codec checked: nghttp2 validates HTTP/2 fields).
+    mutating func append(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        appendLine(nameLength: name.count, valueLength: value.count) { nameOut, valueOut in
+            if let source = name.baseAddress { nameOut.copyMemory(from: source, byteCount: name.count) }
+            if let source = value.baseAddress { valueOut.copyMemory(from: source, byteCount: value.count) }
+        }
+    }
+
+    /// Adds `name: <the value of the field at index>` after the other fields (the `Host` an
+    /// HTTP/2 request's `:authority` becomes).
+    mutating func append(name: StaticString, copyingValueAt index: Int) {
+        let location = locations[index]
+        let valueLength = location.valueLength
+        withUnsafeTemporaryAllocation(byteCount: Swift.max(valueLength, 1), alignment: 1) { copy in
+            storage.withUnsafeReadableBytes { bytes in
+                copy.baseAddress!.copyMemory(from: bytes.baseAddress! + Int(location.valueStart), byteCount: valueLength)
+            }
+            appendLine(nameLength: name.utf8CodeUnitCount, valueLength: valueLength) { nameOut, valueOut in
+                nameOut.copyMemory(from: name.utf8Start, byteCount: name.utf8CodeUnitCount)
+                valueOut.copyMemory(from: copy.baseAddress!, byteCount: valueLength)
+            }
+        }
+    }
+
     /// Appends a `name: value` CRLF line in one sized write (`writeString` goes through a generic
     /// path per call): `fill` writes the name at its first pointer and the value at its second.
     private mutating func appendLine(
@@ -187,6 +230,11 @@ struct HTTPFieldBlock {
 
     mutating func remove(at index: Int) {
         locations.remove(at: index)
+    }
+
+    /// Drops the first `count` fields (an HTTP/2 block's pseudo-headers, once read).
+    mutating func removeFirst(_ count: Int) {
+        locations.removeFirst(count)
     }
 
     /// Removes every field named `name` (ASCII case-insensitively), in one pass: a caller may

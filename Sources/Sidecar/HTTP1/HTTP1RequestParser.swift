@@ -174,7 +174,7 @@ struct HTTP1RequestParser {
             index += 1
         }
         guard index > 0, index < lineEnd, bytes[index] == UInt8(ascii: " ") else { throw HTTP1ParseError.invalidRequestLine }
-        let method = Self.method(UnsafeRawBufferPointer(rebasing: bytes[0..<index]))
+        let method = HTTPMethod(bytes: UnsafeRawBufferPointer(rebasing: bytes[0..<index]))
         if method.isCONNECT { throw HTTP1ParseError.invalidRequestLine }
 
         // request-target: visible ASCII (RFC 3986: anything else must be percent-encoded); no
@@ -206,32 +206,5 @@ struct HTTP1RequestParser {
         }
         if end - (newline + 1) > maxHeaderBytes { throw HTTP1ParseError.headTooLarge }
         return RequestLine(method: method, uri: uri, minor: minor, fields: locations, length: end)
-    }
-
-    /// The method for its bytes: the common ones without making a `String`.
-    private static func method(_ bytes: UnsafeRawBufferPointer) -> HTTPMethod {
-        func equals(_ literal: StaticString) -> Bool {
-            guard bytes.count == literal.utf8CodeUnitCount else { return false }
-            return memcmp(bytes.baseAddress!, literal.utf8Start, bytes.count) == 0
-        }
-        switch bytes.count {
-        case 3:
-            if equals("GET") { return .GET }
-            if equals("PUT") { return .PUT }
-        case 4:
-            if equals("POST") { return .POST }
-            if equals("HEAD") { return .HEAD }
-        case 5:
-            if equals("PATCH") { return .PATCH }
-            if equals("TRACE") { return .TRACE }
-        case 6:
-            if equals("DELETE") { return .DELETE }
-        case 7:
-            if equals("OPTIONS") { return .OPTIONS }
-            if equals("CONNECT") { return .CONNECT }
-        default:
-            break
-        }
-        return HTTPMethod(rawValue: String(decoding: bytes, as: UTF8.self))
     }
 }

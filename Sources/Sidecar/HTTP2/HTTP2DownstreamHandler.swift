@@ -19,6 +19,8 @@ final class HTTP2DownstreamHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate
     private var session: NGHTTP2Session?
     private var context: ChannelHandlerContext?
     private var streams: [Int32: HTTP2DownstreamStream] = [:]
+    /// The header list of the response being submitted, refilled for each (keeps its capacity).
+    private var outgoingFields = HTTP2FieldList()
     /// Streams that reported "not writable" to their exchange and wait for room.
     private var blockedStreams: [HTTP2DownstreamStream] = []
     private var floodGuard = HTTP2FloodGuard()
@@ -190,9 +192,10 @@ final class HTTP2DownstreamHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate
 
     // MARK: Called by streams
 
-    func submitResponse(_ stream: HTTP2DownstreamStream, head: HTTPResponseHead, body: NGHTTP2OutboundBody?) {
+    func submitResponse(_ stream: HTTP2DownstreamStream, head: ProxyResponseHead, body: NGHTTP2OutboundBody?) {
         guard let session else { return }
-        if !session.submitResponse(streamID: stream.streamID, headers: HTTP2HeaderTranslation.responseFields(from: head), body: body) {
+        HTTP2HeaderTranslation.responseFields(from: head, into: &outgoingFields)
+        if !session.submitResponse(streamID: stream.streamID, headers: outgoingFields, body: body) {
             session.resetStream(stream.streamID, errorCode: .internalError)
         }
         scheduleFlush()

@@ -27,7 +27,7 @@ final class HTTP2DownstreamStream: DownstreamStream {
     private var responseHasProvider = false
     /// A head carrying `grpc-status`: held so that, when no body follows, it goes out as a single
     /// trailers-only HEADERS frame with END_STREAM.
-    private var heldTrailersOnlyHead: HTTPResponseHead?
+    private var heldTrailersOnlyHead: ProxyResponseHead?
     private var responseEnded = false
     private var readingPaused = false
     /// Received bytes not yet given back to the peer's window.
@@ -74,9 +74,8 @@ final class HTTP2DownstreamStream: DownstreamStream {
         guard !closed, !responseStarted else { return }
         if head.status.code < 200 { return }  // interim responses are not forwarded
         responseStarted = true
-        // nghttp2 takes each field as a name and value of its own: made once, here.
-        let head = HTTPResponseHead(version: HTTPVersion(major: 2, minor: 0), status: head.status, headers: head.fields.headers)
-        if head.headers.contains(name: "grpc-status") {
+        let head = head
+        if head.fields.contains(lowercaseName: "grpc-status") {
             heldTrailersOnlyHead = head
             return
         }
@@ -105,9 +104,9 @@ final class HTTP2DownstreamStream: DownstreamStream {
             heldTrailersOnlyHead = nil
             if let trailers {
                 // Trailers after a held head: still one HEADERS frame, with everything in it.
-                for (name, value) in trailers where !held.headers.contains(name: name) { held.headers.add(name: name, value: value) }
+                for (name, value) in trailers where !held.fields.contains(name: name) { held.fields.append(name: name, value: value) }
             }
-            held.headers.remove(name: "content-length")
+            held.fields.remove(name: "content-length")
             connection.submitResponse(self, head: held, body: nil)
             return
         }

@@ -5,7 +5,10 @@ import NIOHTTP1
 /// pseudo-headers ⇄ request line / status, `:authority` ⇄ `Host`, cookie crumbs joined, and the
 /// connection-specific fields of RFC 9113 section 8.2.2 stripped (`Connection` and what it names,
 /// `Keep-Alive`, `Proxy-Connection`, `Transfer-Encoding`, `Upgrade`, `TE` other than `trailers`).
-/// Pure functions, no nghttp2: unit-tested directly.
+/// Heads go both ways as bytes: a received block already holds its fields as HTTP/1.1 lines, and
+/// a head to send is written into an `HTTP2FieldList`; a `String` is made only for the request
+/// target, an unusual method, or the rare slow paths (joined cookies, fields a `Connection`
+/// names). Pure functions, no nghttp2: unit-tested directly.
 enum HTTP2HeaderTranslation {
     enum Problem: Error, Equatable {
         case missingPseudoHeader(String)
@@ -19,189 +22,249 @@ enum HTTP2HeaderTranslation {
         case tooLarge
     }
 
-    /// Field names that only make sense on one HTTP/1 connection.
-    static let connectionSpecific: Set<String> = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"]
-
     // MARK: HTTP/2 → HTTP/1 shape
 
     /// A received request header block as a request head (version 2.0, `Host` from `:authority`).
     static func requestHead(from block: HTTP2HeaderBlock) -> Result<ProxyRequestHead, Problem> {
         if block.tooLarge { return .failure(.tooLarge) }
-        var method: String?
-        var scheme: String?
-        var authority: String?
+        var fields = block.fields
+        var problem: Problem?
+        var index = 0
+        var pseudoCount = 0
+        var method: HTTPMethod?
+        var methodIsEmpty = false
+        var schemeIsEmpty: Bool?
+        var authorityIndex: Int?
+        var authorityIsEmpty = true
         var path: String?
-        var fields = HTTPFieldBlock()
-        var cookies: [String] = []
-        var regularSeen = false
-        for (name, value) in block.fields {
-            if name.utf8.first == UInt8(ascii: ":") {
-                if regularSeen { return .failure(.pseudoHeaderAfterRegular) }
-                switch name {
-                case ":method":
-                    if method != nil { return .failure(.duplicatePseudoHeader(name)) }
-                    method = value
-                case ":scheme":
-                    if scheme != nil { return .failure(.duplicatePseudoHeader(name)) }
-                    scheme = value
-                case ":authority":
-                    if authority != nil { return .failure(.duplicatePseudoHeader(name)) }
-                    authority = value
-                case ":path":
-                    if path != nil { return .failure(.duplicatePseudoHeader(name)) }
-                    path = value
-                default:
-                    return .failure(.unknownPseudoHeader(name))
+        var cookieCount = 0
+        fields.forEachField { name, value in
+            defer { index += 1 }
+            guard problem == nil else { return }
+            if name.first == UInt8(ascii: ":") {
+                if pseudoCount != index {
+                    problem = .pseudoHeaderAfterRegular
+                    return
                 }
-                continue
+                pseudoCount += 1
+                if name.equalsIgnoringASCIICase(":method") {
+                    if method != nil || methodIsEmpty { problem = .duplicatePseudoHeader(":method"); return }
+                    if value.isEmpty { methodIsEmpty = true } else { method = HTTPMethod(bytes: value) }
+                } else if name.equalsIgnoringASCIICase(":scheme") {
+                    if schemeIsEmpty != nil { problem = .duplicatePseudoHeader(":scheme"); return }
+                    schemeIsEmpty = value.isEmpty
+                } else if name.equalsIgnoringASCIICase(":authority") {
+                    if authorityIndex != nil { problem = .duplicatePseudoHeader(":authority"); return }
+                    authorityIndex = index
+                    authorityIsEmpty = value.isEmpty
+                } else if name.equalsIgnoringASCIICase(":path") {
+                    if path != nil { problem = .duplicatePseudoHeader(":path"); return }
+                    path = String(decoding: value, as: UTF8.self)
+                } else {
+                    problem = .unknownPseudoHeader(String(decoding: name, as: UTF8.self))
+                }
+                return
             }
-            regularSeen = true
-            if let problem = check(name: name, value: value) { return .failure(problem) }
-            if name == "cookie" {
-                cookies.append(value)
-                continue
+            if let found = check(name: name, value: value) {
+                problem = found
+                return
             }
-            if name == "host", authority != nil { continue }
-            fields.append(name: name, value: value)
+            if name.count == 6, name.equalsIgnoringASCIICase("cookie") { cookieCount += 1 }
         }
-        guard let method, !method.isEmpty else { return .failure(.missingPseudoHeader(":method")) }
-        if method != "CONNECT" {
-            guard scheme?.isEmpty == false else { return .failure(.missingPseudoHeader(":scheme")) }
+        if let problem { return .failure(problem) }
+        guard let method else { return .failure(.missingPseudoHeader(":method")) }
+        if method != .CONNECT {
+            guard schemeIsEmpty == false else { return .failure(.missingPseudoHeader(":scheme")) }
             guard let path, !path.isEmpty else { return .failure(.missingPseudoHeader(":path")) }
         }
-        if let authority, !authority.isEmpty {
-            fields.replaceOrAdd(name: "host", value: authority)
-        } else if !fields.contains(name: "host") {
-            return .failure(.missingPseudoHeader(":authority"))
+        let uri: String
+        if let path {
+            uri = path
+        } else if let authorityIndex {
+            uri = fields.value(at: authorityIndex)
+        } else {
+            uri = ""
         }
-        if !cookies.isEmpty { fields.append(name: "cookie", value: cookies.joined(separator: "; ")) }
-        let uri = path ?? authority ?? ""
-        return .success(ProxyRequestHead(version: HTTPVersion(major: 2, minor: 0), method: HTTPMethod(rawValue: method), uri: uri, fields: fields))
+        if authorityIndex != nil, authorityIsEmpty { return .failure(.missingPseudoHeader(":authority")) }
+        if let authorityIndex {
+            // `Host` from `:authority` (a `host` field the caller also sent gives way), appended
+            // before the pseudo-headers go, while the authority's bytes are still listed.
+            if fields.contains(lowercaseName: "host") { fields.remove(name: "host") }
+            fields.append(name: "host", copyingValueAt: authorityIndex)
+            fields.removeFirst(pseudoCount)
+        } else {
+            fields.removeFirst(pseudoCount)
+            if !fields.contains(lowercaseName: "host") { return .failure(.missingPseudoHeader(":authority")) }
+        }
+        if cookieCount > 1 {
+            // RFC 9113 section 8.2.3: crumbs become one field for HTTP/1.
+            var crumbs: [String] = []
+            for (name, value) in fields where name.equalsIgnoringASCIICase("cookie") { crumbs.append(value) }
+            fields.remove(name: "cookie")
+            fields.append(name: "cookie", value: crumbs.joined(separator: "; "))
+        }
+        return .success(ProxyRequestHead(version: HTTPVersion(major: 2, minor: 0), method: method, uri: uri, fields: fields))
     }
 
-    /// A received response header block as a response head; nil status for a malformed one.
+    /// A received response header block as a response head.
     static func responseHead(from block: HTTP2HeaderBlock) -> Result<ProxyResponseHead, Problem> {
         if block.tooLarge { return .failure(.tooLarge) }
+        var fields = block.fields
+        var problem: Problem?
+        var index = 0
+        var pseudoCount = 0
         var status: Int?
-        var fields = HTTPFieldBlock()
-        var regularSeen = false
-        for (name, value) in block.fields {
-            if name.utf8.first == UInt8(ascii: ":") {
-                if regularSeen { return .failure(.pseudoHeaderAfterRegular) }
-                guard name == ":status" else { return .failure(.unknownPseudoHeader(name)) }
-                if status != nil { return .failure(.duplicatePseudoHeader(name)) }
-                guard value.utf8.count == 3, let code = Int(value), code >= 100 else { return .failure(.invalidStatus) }
-                status = code
-                continue
+        fields.forEachField { name, value in
+            defer { index += 1 }
+            guard problem == nil else { return }
+            if name.first == UInt8(ascii: ":") {
+                if pseudoCount != index {
+                    problem = .pseudoHeaderAfterRegular
+                    return
+                }
+                pseudoCount += 1
+                guard name.equalsIgnoringASCIICase(":status") else {
+                    problem = .unknownPseudoHeader(String(decoding: name, as: UTF8.self))
+                    return
+                }
+                if status != nil { problem = .duplicatePseudoHeader(":status"); return }
+                guard value.count == 3, value.allSatisfy({ $0 &- UInt8(ascii: "0") < 10 }), value[0] != UInt8(ascii: "0") else {
+                    problem = .invalidStatus
+                    return
+                }
+                status = Int(value[0] &- 48) * 100 + Int(value[1] &- 48) * 10 + Int(value[2] &- 48)
+                return
             }
-            regularSeen = true
-            if let problem = check(name: name, value: value) { return .failure(problem) }
-            fields.append(name: name, value: value)
+            if let found = check(name: name, value: value) { problem = found }
         }
+        if let problem { return .failure(problem) }
         guard let status else { return .failure(.missingPseudoHeader(":status")) }
+        fields.removeFirst(pseudoCount)
         return .success(ProxyResponseHead(status: HTTPResponseStatus(statusCode: status), fields: fields))
     }
 
     /// A received trailer block as trailers (no pseudo-headers allowed).
     static func trailers(from block: HTTP2HeaderBlock) -> Result<HTTPHeaders, Problem> {
         if block.tooLarge { return .failure(.tooLarge) }
-        var headers = HTTPHeaders()
-        for (name, value) in block.fields {
-            if name.utf8.first == UInt8(ascii: ":") { return .failure(.pseudoHeaderInTrailers) }
-            if let problem = check(name: name, value: value) { return .failure(problem) }
-            headers.add(name: name, value: value)
+        var problem: Problem?
+        block.fields.forEachField { name, value in
+            guard problem == nil else { return }
+            if name.first == UInt8(ascii: ":") {
+                problem = .pseudoHeaderInTrailers
+            } else if let found = check(name: name, value: value) {
+                problem = found
+            }
         }
-        return .success(headers)
+        if let problem { return .failure(problem) }
+        return .success(block.fields.headers)
     }
 
-    private static func check(name: String, value: String) -> Problem? {
-        if name.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) { return .uppercaseName }
-        if isConnectionSpecific(name) { return .connectionSpecificHeader(name) }
-        if name == "te", !value.equalsIgnoringASCIICase("trailers") { return .connectionSpecificHeader(name) }
+    /// RFC 9113 section 8.2: names in lower case, no connection-specific fields, `TE` only as
+    /// `trailers`.
+    private static func check(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> Problem? {
+        if name.contains(where: { $0 &- UInt8(ascii: "A") < 26 }) { return .uppercaseName }
+        if isConnectionSpecific(name) { return .connectionSpecificHeader(String(decoding: name, as: UTF8.self)) }
+        if name.count == 2, name.equalsIgnoringASCIICase("te"), !value.equalsIgnoringASCIICase("trailers") {
+            return .connectionSpecificHeader("te")
+        }
         return nil
     }
 
-    /// `connectionSpecific.contains(lowerName)`, by length and bytes (no hashing per field).
-    static func isConnectionSpecific(_ lowerName: String) -> Bool {
-        switch lowerName.utf8.count {
-        case 7: return lowerName == "upgrade"
-        case 10: return lowerName == "connection" || lowerName == "keep-alive"
-        case 16: return lowerName == "proxy-connection"
-        case 17: return lowerName == "transfer-encoding"
+    /// Whether a name (any case) is one of the connection-specific fields, by length and bytes.
+    static func isConnectionSpecific(_ name: UnsafeRawBufferPointer) -> Bool {
+        switch name.count {
+        case 7: return name.equalsIgnoringASCIICase("upgrade")
+        case 10: return name.equalsIgnoringASCIICase("connection") || name.equalsIgnoringASCIICase("keep-alive")
+        case 16: return name.equalsIgnoringASCIICase("proxy-connection")
+        case 17: return name.equalsIgnoringASCIICase("transfer-encoding")
         default: return false
         }
     }
 
-    /// The name in lower case; the same string (no copy) when it already is.
-    private static func lowercasedName(_ name: String) -> String {
-        name.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) ? name.lowercased() : name
-    }
-
     // MARK: HTTP/1 shape → HTTP/2
 
-    /// The header list for sending `head` as an HTTP/2 request: `:method`, `:scheme`,
-    /// `:authority` (from `Host`), `:path`, then the fields lower-cased with connection-specific
-    /// ones stripped. A gRPC request gets `te: trailers` (gRPC servers expect it).
-    static func requestFields(from head: ProxyRequestHead, scheme: String) -> [(name: String, value: String)] {
-        var fields: [(name: String, value: String)] = []
-        fields.reserveCapacity(head.fields.count + 5)
-        fields.append((":method", head.method.rawValue))
-        fields.append((":scheme", scheme))
-        if let host = head.fields.first(name: "host") { fields.append((":authority", host)) }
-        fields.append((":path", head.uri.isEmpty ? "/" : head.uri))
-        let named = connectionNamedFields(head.fields)
+    /// Writes into `list` (emptied first) the header list for sending `head` as an HTTP/2
+    /// request: `:method`, `:scheme`, `:authority` (from `Host`), `:path`, then the fields
+    /// lower-cased with connection-specific ones stripped. A gRPC request gets `te: trailers`
+    /// (gRPC servers expect it).
+    static func requestFields(from head: ProxyRequestHead, scheme: String, into list: inout HTTP2FieldList) {
+        list.removeAll()
+        list.append(name: ":method", value: head.method.rawValue)
+        list.append(name: ":scheme", value: scheme)
+        let fields = head.fields
+        if let host = fields.firstIndex(lowercaseName: "host") {
+            fields.withField(at: host) { _, value in
+                list.append(name: UnsafeRawBufferPointer(start: (":authority" as StaticString).utf8Start, count: 10), value: value)
+            }
+        }
+        if head.uri.isEmpty { list.append(name: ":path", value: "/") } else { list.append(name: ":path", value: head.uri) }
+        let named = connectionNamedFields(fields)
         var isGRPC = false
-        for (name, value) in head.fields {
-            let lower = lowercasedName(name)
-            if lower == "host" || isStripped(lower, value: value, named: named) { continue }
-            if lower == "content-type", value.hasPrefix("application/grpc") { isGRPC = true }
-            fields.append((lower, value))
+        var hasTE = false
+        fields.forEachField { name, value in
+            if name.count == 4, name.equalsIgnoringASCIICase("host") { return }
+            if isStripped(name, value: value, named: named) { return }
+            if name.count == 12, name.equalsIgnoringASCIICase("content-type"), value.starts(with: "application/grpc".utf8) { isGRPC = true }
+            if name.count == 2, name.equalsIgnoringASCIICase("te") { hasTE = true }  // kept only as `te: trailers`
+            list.append(name: name, value: value, lowercasingName: true)
         }
-        if isGRPC, !fields.contains(where: { $0.name == "te" }) { fields.append(("te", "trailers")) }
-        return fields
+        if isGRPC, !hasTE { list.append(name: "te", value: "trailers") }
     }
 
-    /// The header list for sending `head` as an HTTP/2 response: `:status`, then the fields.
-    static func responseFields(from head: HTTPResponseHead) -> [(name: String, value: String)] {
-        var fields: [(name: String, value: String)] = []
-        fields.reserveCapacity(head.headers.count + 1)
-        fields.append((":status", String(head.status.code)))
-        let named = connectionNamedFields(head.headers)
-        for (name, value) in head.headers {
-            let lower = lowercasedName(name)
-            if isStripped(lower, value: value, named: named) { continue }
-            fields.append((lower, value))
+    /// Writes into `list` (emptied first) the header list for sending `head` as an HTTP/2
+    /// response: `:status`, then the fields.
+    static func responseFields(from head: ProxyResponseHead, into list: inout HTTP2FieldList) {
+        list.removeAll()
+        let code = head.status.code
+        withUnsafeTemporaryAllocation(byteCount: 3, alignment: 1) { digits in
+            // Status codes have three digits (HTTPResponseStatus keeps what the parsers accept: 100-999).
+            let clamped = min(max(Int(code), 100), 999)
+            digits[0] = UInt8(truncatingIfNeeded: 48 + clamped / 100)
+            digits[1] = UInt8(truncatingIfNeeded: 48 + clamped / 10 % 10)
+            digits[2] = UInt8(truncatingIfNeeded: 48 + clamped % 10)
+            list.append(name: UnsafeRawBufferPointer(start: (":status" as StaticString).utf8Start, count: 7), value: UnsafeRawBufferPointer(digits))
         }
-        return fields
+        let named = connectionNamedFields(head.fields)
+        head.fields.forEachField { name, value in
+            if isStripped(name, value: value, named: named) { return }
+            list.append(name: name, value: value, lowercasingName: true)
+        }
     }
 
-    /// Trailers for a trailing HEADERS frame: lower-cased, connection-specific and pseudo stripped.
-    static func trailerFields(from trailers: HTTPHeaders) -> [(name: String, value: String)] {
-        var fields: [(name: String, value: String)] = []
-        fields.reserveCapacity(trailers.count)
-        let named = connectionNamedFields(trailers)
-        for (name, value) in trailers {
-            let lower = lowercasedName(name)
-            if lower.utf8.first == UInt8(ascii: ":") || isStripped(lower, value: value, named: named) { continue }
-            fields.append((lower, value))
+    /// Writes into `list` (emptied first) trailers for a trailing HEADERS frame: lower-cased,
+    /// connection-specific and pseudo-headers stripped.
+    static func trailerFields(from trailers: HTTPHeaders, into list: inout HTTP2FieldList) {
+        list.removeAll()
+        let fields = HTTPFieldBlock(trailers)
+        let named = connectionNamedFields(fields)
+        fields.forEachField { name, value in
+            if name.first == UInt8(ascii: ":") || isStripped(name, value: value, named: named) { return }
+            list.append(name: name, value: value, lowercasingName: true)
         }
-        return fields
     }
 
-    /// The lower-cased names a `Connection` field lists (fields to strip with it).
-    private static func connectionNamedFields(_ headers: some Sequence<(name: String, value: String)>) -> Set<String> {
-        var named: Set<String> = []
-        for (name, value) in headers where name.utf8.count == 10 && name.equalsIgnoringASCIICase("connection") {
+    /// The names (lower case) a `Connection` field lists: fields to strip with it. Empty, and no
+    /// allocation, when there is no `Connection` field (the usual case: the proxy core has
+    /// already dropped hop-by-hop fields).
+    private static func connectionNamedFields(_ fields: HTTPFieldBlock) -> [[UInt8]] {
+        var named: [[UInt8]] = []
+        fields.forEachField { name, value in
+            guard name.count == 10, name.equalsIgnoringASCIICase("connection") else { return }
             HTTP1RequestValidator.forEachListItem(value) { token in
-                if !token.isEmpty { named.insert(String(decoding: token, as: UTF8.self).lowercased()) }
+                if !token.isEmpty { named.append(token.map(\.asciiLowercased)) }
             }
         }
         return named
     }
 
-    private static func isStripped(_ lowerName: String, value: String, named: Set<String>) -> Bool {
-        if isConnectionSpecific(lowerName) || (!named.isEmpty && named.contains(lowerName)) { return true }
-        if lowerName == "te" { return !value.equalsIgnoringASCIICase("trailers") }
+    private static func isStripped(_ name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, named: [[UInt8]]) -> Bool {
+        if isConnectionSpecific(name) { return true }
+        if name.count == 2, name.equalsIgnoringASCIICase("te") { return !value.equalsIgnoringASCIICase("trailers") }
+        if !named.isEmpty {
+            for candidate in named where candidate.count == name.count {
+                if candidate.withUnsafeBytes({ name.equalsIgnoringASCIICase($0) }) { return true }
+            }
+        }
         return false
     }
 }

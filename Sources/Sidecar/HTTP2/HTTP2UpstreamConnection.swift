@@ -38,6 +38,8 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, NGHTTP2SessionDelegat
     private var state: State = .connecting
     /// Streams by id (submitted requests).
     private var streams: [Int32: HTTP2UpstreamStream] = [:]
+    /// The header list of the request being submitted, refilled for each (keeps its capacity).
+    private var outgoingFields = HTTP2FieldList()
     private var blockedStreams: [HTTP2UpstreamStream] = []
     /// Streams handed out and not yet closed (including ones whose head is not submitted yet).
     private(set) var activeStreams = 0
@@ -122,7 +124,8 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, NGHTTP2SessionDelegat
             streamDone(stream)
             return nil
         }
-        guard let id = session.submitRequest(HTTP2HeaderTranslation.requestFields(from: head, scheme: scheme), body: body) else {
+        HTTP2HeaderTranslation.requestFields(from: head, scheme: scheme, into: &outgoingFields)
+        guard let id = session.submitRequest(outgoingFields, body: body) else {
             streamDone(stream)
             return nil
         }

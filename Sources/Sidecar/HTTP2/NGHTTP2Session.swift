@@ -36,8 +36,11 @@ final class NGHTTP2Session {
     weak var delegate: NGHTTP2SessionDelegate?
     private let maxHeaderBytes: Int
     private let maxHeaderCount: Int
-    /// Header blocks being received, by stream.
-    private var blocks: [Int32: HTTP2HeaderBlock] = [:]
+    /// The header block being received and its stream. HTTP/2 sends a block's frames back to
+    /// back (HEADERS, then CONTINUATION only), so there is at most one at a time; a block nghttp2
+    /// gave up on is replaced by the next one.
+    private var block = HTTP2HeaderBlock()
+    private var blockStreamID: Int32 = 0
     /// Outgoing bodies nghttp2 may still read, by stream (see the type's comment).
     private var bodies: [Int32: NGHTTP2OutboundBody] = [:]
     /// True while nghttp2 runs (inside `receive` or `drainOutput`): the owner defers draining.
@@ -170,7 +173,7 @@ final class NGHTTP2Session {
 
     /// Submits a request (client). Returns the new stream id, or nil when nghttp2 refused it
     /// (e.g. stream ids exhausted or the session is going away).
-    func submitRequest(_ headers: [(name: String, value: String)], body: NGHTTP2OutboundBody?) -> Int32? {
+    func submitRequest(_ headers: HTTP2FieldList, body: NGHTTP2OutboundBody?) -> Int32? {
         guard let session else { return nil }
         let streamID = withNameValues(headers) { nva, count -> Int32 in
             if let body {
@@ -187,7 +190,7 @@ final class NGHTTP2Session {
     /// Submits a response head (server); with `body`, DATA frames follow from it, else the HEADERS
     /// frame ends the stream.
     @discardableResult
-    func submitResponse(streamID: Int32, headers: [(name: String, value: String)], body: NGHTTP2OutboundBody?) -> Bool {
+    func submitResponse(streamID: Int32, headers: HTTP2FieldList, body: NGHTTP2OutboundBody?) -> Bool {
         guard let session else { return false }
         let rc = withNameValues(headers) { nva, count -> Int32 in
             if let body {
@@ -258,37 +261,37 @@ final class NGHTTP2Session {
 
     /// Calls `body` with an `nghttp2_nv` array for `headers`; the name and value bytes live in one
     /// buffer for the duration of the call (nghttp2 copies them).
-    private func withNameValues<R>(_ headers: [(name: String, value: String)], _ body: (UnsafePointer<nghttp2_nv>?, Int) -> R) -> R {
-        var storage: [UInt8] = []
-        storage.reserveCapacity(headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count })
-        var offsets: [(Int, Int, Int, Int)] = []
-        offsets.reserveCapacity(headers.count)
-        for header in headers {
-            let nameStart = storage.count
-            storage.append(contentsOf: header.name.utf8)
-            let valueStart = storage.count
-            storage.append(contentsOf: header.value.utf8)
-            offsets.append((nameStart, valueStart - nameStart, valueStart, storage.count - valueStart))
-        }
-        storage.append(0)  // never empty: a valid base address
-        return storage.withUnsafeMutableBufferPointer { bytes -> R in
-            let base = bytes.baseAddress.unsafelyUnwrapped
-            var nva = offsets.map { offset in
-                nghttp2_nv(
-                    name: base + offset.0, value: base + offset.2,
-                    namelen: offset.1, valuelen: offset.3, flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)
-                )
+    /// nghttp2's name-value array for `headers`, pointing into the list's bytes, for the length
+    /// of `body` (the submit call, which copies what nghttp2 keeps). The array lives on the stack
+    /// for lists of usual sizes.
+    private func withNameValues<R>(_ headers: HTTP2FieldList, _ body: (UnsafePointer<nghttp2_nv>?, Int) -> R) -> R {
+        let entries = headers.entries
+        return headers.bytes.withUnsafeBufferPointer { bytes -> R in
+            // Never a null base: an empty list still needs a valid pointer for zero-length fields.
+            var empty: UInt8 = 0
+            return withUnsafeMutablePointer(to: &empty) { fallback -> R in
+                let base = UnsafeMutablePointer(mutating: bytes.baseAddress) ?? fallback
+                return withUnsafeTemporaryAllocation(of: nghttp2_nv.self, capacity: max(entries.count, 1)) { nva -> R in
+                    for (index, entry) in entries.enumerated() {
+                        (nva.baseAddress! + index).initialize(to: nghttp2_nv(
+                            name: base + Int(entry.nameStart), value: base + Int(entry.valueStart),
+                            namelen: Int(entry.nameLength), valuelen: Int(entry.valueLength), flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)
+                        ))
+                    }
+                    return body(UnsafePointer(nva.baseAddress), entries.count)
+                }
             }
-            return nva.withUnsafeMutableBufferPointer { body(UnsafePointer($0.baseAddress), $0.count) }
         }
     }
 
     fileprivate func beginHeaders(streamID: Int32) {
-        blocks[streamID] = HTTP2HeaderBlock()
+        block = HTTP2HeaderBlock()
+        blockStreamID = streamID
     }
 
-    fileprivate func header(streamID: Int32, name: String, value: String) {
-        blocks[streamID]?.append(name: name, value: value, maxBytes: maxHeaderBytes, maxCount: maxHeaderCount)
+    fileprivate func header(streamID: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        guard streamID == blockStreamID else { return }
+        block.append(name: name, value: value, maxBytes: maxHeaderBytes, maxCount: maxHeaderCount)
     }
 
     fileprivate func frameReceived(_ frame: UnsafePointer<nghttp2_frame>) {
@@ -296,8 +299,11 @@ final class NGHTTP2Session {
         let endStream = hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
         switch hd.type {
         case UInt8(NGHTTP2_HEADERS.rawValue):
-            guard let block = blocks.removeValue(forKey: hd.stream_id) else { return }
-            delegate?.sessionReceivedHeaders(block, streamID: hd.stream_id, endStream: endStream)
+            guard hd.stream_id == blockStreamID, blockStreamID != 0 else { return }
+            let received = block
+            block = HTTP2HeaderBlock()
+            blockStreamID = 0
+            delegate?.sessionReceivedHeaders(received, streamID: hd.stream_id, endStream: endStream)
         case UInt8(NGHTTP2_DATA.rawValue):
             if endStream {
                 delegate?.sessionReceivedEndOfStream(streamID: hd.stream_id)
@@ -320,7 +326,10 @@ final class NGHTTP2Session {
     }
 
     fileprivate func streamClosed(streamID: Int32, errorCode: UInt32) {
-        blocks.removeValue(forKey: streamID)
+        if streamID == blockStreamID {
+            block = HTTP2HeaderBlock()
+            blockStreamID = 0
+        }
         bodies.removeValue(forKey: streamID)
         delegate?.sessionStreamClosed(streamID: streamID, errorCode: errorCode)
     }
@@ -339,7 +348,8 @@ final class NGHTTP2Session {
         if body.ended {
             flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
             if let trailers = body.trailers, let session {
-                let fields = HTTP2HeaderTranslation.trailerFields(from: trailers)
+                var fields = HTTP2FieldList()
+                HTTP2HeaderTranslation.trailerFields(from: trailers, into: &fields)
                 if !fields.isEmpty {
                     let rc = withNameValues(fields) { nva, n in nghttp2_submit_trailer(session, streamID, nva, n) }
                     if rc == 0 { flags.pointee |= NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue }
@@ -368,9 +378,11 @@ private let ngOnBeginHeaders: nghttp2_on_begin_headers_callback = { _, frame, us
 
 private let ngOnHeader: nghttp2_on_header_callback = { _, frame, name, nameLength, value, valueLength, _, userData in
     guard let frame, let name, let session = NGHTTP2Session.from(userData) else { return 0 }
-    let nameString = String(decoding: UnsafeBufferPointer(start: name, count: nameLength), as: UTF8.self)
-    let valueString = value.map { String(decoding: UnsafeBufferPointer(start: $0, count: valueLength), as: UTF8.self) } ?? ""
-    session.header(streamID: frame.pointee.hd.stream_id, name: nameString, value: valueString)
+    // The bytes are nghttp2's until the callback returns: the block copies them.
+    session.header(
+        streamID: frame.pointee.hd.stream_id,
+        name: UnsafeRawBufferPointer(start: name, count: nameLength),
+        value: UnsafeRawBufferPointer(start: value, count: value == nil ? 0 : valueLength))
     return 0
 }
 
