@@ -66,7 +66,8 @@ def start_topology(workdir, sidecar_bin, wrapper, outbound_bin, timeout):
     port, inbound_port = free_port(), free_port()
     values = dict(port=port, inbound_port=inbound_port, backend_port=backend_port, ca=certs.ca,
                   client_cert=certs.cert("client"), client_key=certs.key("client"), server_cert=certs.cert("server"),
-                  server_key=certs.key("server"), client_id=certs.client_id, server_id=certs.server_id)
+                  server_key=certs.key("server"), client_id=certs.client_id, server_id=certs.server_id,
+                  mesh_protocol=os.environ.get("PROFILE_MESH", "http1"))
     procs = []
     cfg = render("sidecar-inbound.yaml", os.path.join(workdir, "inbound.yaml"), **values)
     procs.append(Proc("sidecar-inbound", [sidecar_bin, "run", "--config", cfg, "--workers", "1", "--log-level", "warning"],

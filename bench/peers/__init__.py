@@ -121,7 +121,7 @@ def peer_dir(ctx, name):
     return d
 
 
-from . import direct, envoy, haproxy, nginx, sidecar, sidecar_traced  # noqa: E402
+from . import direct, envoy, envoy_h2hop, haproxy, haproxy_h2hop, nginx, sidecar, sidecar_h2hop, sidecar_traced  # noqa: E402
 
 PEERS = {
     "direct": direct,
@@ -130,4 +130,9 @@ PEERS = {
     "envoy": envoy,
     "haproxy": haproxy,
     "nginx": nginx,
+    # The same topology with the hop between the two proxies over HTTP/2 (one multiplexed mTLS
+    # connection instead of a pool of HTTP/1.1 ones), each proxy configured for it.
+    "sidecar-h2hop": sidecar_h2hop,
+    "envoy-h2hop": envoy_h2hop,
+    "haproxy-h2hop": haproxy_h2hop,
 }

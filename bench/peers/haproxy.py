@@ -16,15 +16,18 @@ def san_uri_hex(uri):
     return (bytes([0x86, len(raw)]) + raw).hex().upper()
 
 
-def start(ctx):
-    d = peer_dir(ctx, "haproxy")
+def start(ctx, mesh_h2=False):
+    name = "haproxy-h2hop" if mesh_h2 else "haproxy"
+    d = peer_dir(ctx, name)
     c = ctx.certs
     port, inbound_port = free_port(), free_port()
     values = dict(
         port=port, inbound_port=inbound_port, backend_port=ctx.backend_port, ca=c.ca,
         client_bundle=c.bundle("client"), server_bundle=c.bundle("server"), client_san_hex=san_uri_hex(c.client_id),
+        # The mesh hop over HTTP/2: ALPN h2 offered by the server line, accepted by the bind.
+        server_alpn=" alpn h2" if mesh_h2 else "", bind_alpn=" alpn h2,http/1.1" if mesh_h2 else "",
     )
-    inst = Instance(name="haproxy", port=port, h2c_port=port, inbound_port=inbound_port)
+    inst = Instance(name=name, port=port, h2c_port=port, inbound_port=inbound_port)
     for role, listen in (("inbound", inbound_port), ("outbound", port)):
         cfg = render(f"haproxy-{role}.cfg", os.path.join(d, f"{role}.cfg"), **values)
         p = Proc(f"haproxy-{role}", ["haproxy", "-db", "-f", cfg], os.path.join(d, f"{role}.log"))

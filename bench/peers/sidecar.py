@@ -7,18 +7,20 @@ from . import Instance, Proc, free_port, peer_dir, render, wait_port
 SPIFFE = "both hops: inbound `allow` (client URI SAN), outbound `expectIdentity` (server URI SAN)"
 
 
-def start(ctx, tracing=None):
+def start(ctx, tracing=None, mesh_h2=False):
     if tracing is None:
         tracing = os.environ.get("SIDECAR_TRACING") == "1"
-    d = peer_dir(ctx, "sidecar-traced" if tracing else "sidecar")
+    name = "sidecar-h2hop" if mesh_h2 else "sidecar-traced" if tracing else "sidecar"
+    d = peer_dir(ctx, name)
     c = ctx.certs
     port, inbound_port = free_port(), free_port()
     values = dict(
         port=port, inbound_port=inbound_port, backend_port=ctx.backend_port, ca=c.ca,
         client_cert=c.cert("client"), client_key=c.key("client"), server_cert=c.cert("server"),
         server_key=c.key("server"), client_id=c.client_id, server_id=c.server_id,
+        mesh_protocol="http2" if mesh_h2 else "http1",
     )
-    inst = Instance(name="sidecar-traced" if tracing else "sidecar", port=port, h2c_port=port, inbound_port=inbound_port)
+    inst = Instance(name=name, port=port, h2c_port=port, inbound_port=inbound_port)
     for role, listen in (("inbound", inbound_port), ("outbound", port)):
         cfg = render(f"sidecar-{role}.yaml", os.path.join(d, f"{role}.yaml"), **values)
         if tracing:
