@@ -1,3 +1,5 @@
+import NIOCore
+
 /// A header list to send in one HEADERS frame: names (lower case) and values side by side in one
 /// byte array, with where each lies. `HTTP2HeaderTranslation` writes it straight from a head's
 /// bytes, and `NGHTTP2Session` points nghttp2's name-value array into it for the submit call
@@ -11,7 +13,8 @@ struct HTTP2FieldList {
         var valueLength: Int32
     }
 
-    private(set) var bytes: [UInt8] = []
+    /// Names and values, back to back.
+    private(set) var bytes = ByteBuffer()
     private(set) var entries: [Entry] = []
 
     init() {}
@@ -29,27 +32,34 @@ struct HTTP2FieldList {
     var isEmpty: Bool { entries.isEmpty }
 
     mutating func removeAll() {
-        bytes.removeAll(keepingCapacity: true)
+        bytes.clear()
         entries.removeAll(keepingCapacity: true)
     }
 
     /// Adds a field; with `lowercasingName`, the name's ASCII capitals are written in lower case.
+    /// One sized write for name and value.
     mutating func append(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, lowercasingName: Bool = false) {
-        let nameStart = bytes.count
-        bytes.append(contentsOf: name)
-        if lowercasingName {
-            bytes.withUnsafeMutableBufferPointer { all in
-                for index in nameStart..<(nameStart + name.count) where all[index] &- UInt8(ascii: "A") < 26 { all[index] |= 0x20 }
+        let nameStart = bytes.readableBytes
+        let nameLength = name.count
+        let valueLength = value.count
+        _ = bytes.writeWithUnsafeMutableBytes(minimumWritableBytes: nameLength + valueLength) { out in
+            let base = out.baseAddress!
+            if let source = name.baseAddress { base.copyMemory(from: source, byteCount: nameLength) }
+            if lowercasingName {
+                for index in 0..<nameLength {
+                    let byte = base.load(fromByteOffset: index, as: UInt8.self)
+                    if byte &- UInt8(ascii: "A") < 26 { base.storeBytes(of: byte | 0x20, toByteOffset: index, as: UInt8.self) }
+                }
             }
+            if let source = value.baseAddress { (base + nameLength).copyMemory(from: source, byteCount: valueLength) }
+            return nameLength + valueLength
         }
-        let valueStart = bytes.count
-        bytes.append(contentsOf: value)
-        precondition(bytes.count < Int(Int32.max), "a header list this large is refused long before")
+        precondition(bytes.readableBytes < Int(Int32.max), "a header list this large is refused long before")
         entries.append(Entry(
             nameStart: Int32(truncatingIfNeeded: nameStart),
-            nameLength: Int32(truncatingIfNeeded: name.count),
-            valueStart: Int32(truncatingIfNeeded: valueStart),
-            valueLength: Int32(truncatingIfNeeded: value.count)))
+            nameLength: Int32(truncatingIfNeeded: nameLength),
+            valueStart: Int32(truncatingIfNeeded: nameStart + nameLength),
+            valueLength: Int32(truncatingIfNeeded: valueLength)))
     }
 
     mutating func append(name: StaticString, value: StaticString) {
@@ -73,9 +83,9 @@ extension HTTP2FieldList: Sequence {
             guard index < list.entries.count else { return nil }
             let entry = list.entries[index]
             index += 1
-            let name = list.bytes[Int(entry.nameStart)..<Int(entry.nameStart + entry.nameLength)]
-            let value = list.bytes[Int(entry.valueStart)..<Int(entry.valueStart + entry.valueLength)]
-            return (String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self))
+            let start = list.bytes.readerIndex
+            return (list.bytes.getString(at: start + Int(entry.nameStart), length: Int(entry.nameLength)) ?? "",
+                    list.bytes.getString(at: start + Int(entry.valueStart), length: Int(entry.valueLength)) ?? "")
         }
     }
 

@@ -266,11 +266,11 @@ final class NGHTTP2Session {
     /// for lists of usual sizes.
     private func withNameValues<R>(_ headers: HTTP2FieldList, _ body: (UnsafePointer<nghttp2_nv>?, Int) -> R) -> R {
         let entries = headers.entries
-        return headers.bytes.withUnsafeBufferPointer { bytes -> R in
+        return headers.bytes.withUnsafeReadableBytes { bytes -> R in
             // Never a null base: an empty list still needs a valid pointer for zero-length fields.
             var empty: UInt8 = 0
             return withUnsafeMutablePointer(to: &empty) { fallback -> R in
-                let base = UnsafeMutablePointer(mutating: bytes.baseAddress) ?? fallback
+                let base = bytes.baseAddress.map { UnsafeMutablePointer(mutating: $0.assumingMemoryBound(to: UInt8.self)) } ?? fallback
                 return withUnsafeTemporaryAllocation(of: nghttp2_nv.self, capacity: max(entries.count, 1)) { nva -> R in
                     for (index, entry) in entries.enumerated() {
                         (nva.baseAddress! + index).initialize(to: nghttp2_nv(
@@ -362,60 +362,64 @@ final class NGHTTP2Session {
         return Int(NGHTTP2_ERR_DEFERRED.rawValue)
     }
 
-    fileprivate static func from(_ userData: UnsafeMutableRawPointer?) -> NGHTTP2Session? {
-        guard let userData else { return nil }
-        return Unmanaged<NGHTTP2Session>.fromOpaque(userData).takeUnretainedValue()
+    /// Runs `body` with the session a callback's `user_data` points to, without retaining it:
+    /// nghttp2 calls back only from inside this session's own methods, whose caller holds it
+    /// (see the type's comment), so a retain and release per callback would buy nothing.
+    fileprivate static func with<R>(_ userData: UnsafeMutableRawPointer?, otherwise: R, _ body: (NGHTTP2Session) -> R) -> R {
+        guard let userData else { return otherwise }
+        return Unmanaged<NGHTTP2Session>.fromOpaque(userData)._withUnsafeGuaranteedRef(body)
     }
 }
 
 // MARK: - C callbacks (non-capturing; state travels through `user_data`)
 
 private let ngOnBeginHeaders: nghttp2_on_begin_headers_callback = { _, frame, userData in
-    guard let frame, let session = NGHTTP2Session.from(userData) else { return 0 }
-    session.beginHeaders(streamID: frame.pointee.hd.stream_id)
+    guard let frame else { return 0 }
+    NGHTTP2Session.with(userData, otherwise: ()) { $0.beginHeaders(streamID: frame.pointee.hd.stream_id) }
     return 0
 }
 
 private let ngOnHeader: nghttp2_on_header_callback = { _, frame, name, nameLength, value, valueLength, _, userData in
-    guard let frame, let name, let session = NGHTTP2Session.from(userData) else { return 0 }
+    guard let frame, let name else { return 0 }
     // The bytes are nghttp2's until the callback returns: the block copies them.
-    session.header(
-        streamID: frame.pointee.hd.stream_id,
-        name: UnsafeRawBufferPointer(start: name, count: nameLength),
-        value: UnsafeRawBufferPointer(start: value, count: value == nil ? 0 : valueLength))
+    NGHTTP2Session.with(userData, otherwise: ()) {
+        $0.header(
+            streamID: frame.pointee.hd.stream_id,
+            name: UnsafeRawBufferPointer(start: name, count: nameLength),
+            value: UnsafeRawBufferPointer(start: value, count: value == nil ? 0 : valueLength))
+    }
     return 0
 }
 
 private let ngOnFrameRecv: nghttp2_on_frame_recv_callback = { _, frame, userData in
-    guard let frame, let session = NGHTTP2Session.from(userData) else { return 0 }
-    session.frameReceived(frame)
+    guard let frame else { return 0 }
+    NGHTTP2Session.with(userData, otherwise: ()) { $0.frameReceived(frame) }
     return 0
 }
 
 private let ngOnDataChunkRecv: nghttp2_on_data_chunk_recv_callback = { _, _, streamID, data, length, userData in
-    guard let data, let session = NGHTTP2Session.from(userData) else { return 0 }
-    session.dataChunk(streamID: streamID, bytes: UnsafeRawBufferPointer(start: data, count: length))
+    guard let data else { return 0 }
+    NGHTTP2Session.with(userData, otherwise: ()) { $0.dataChunk(streamID: streamID, bytes: UnsafeRawBufferPointer(start: data, count: length)) }
     return 0
 }
 
 private let ngOnStreamClose: nghttp2_on_stream_close_callback = { _, streamID, errorCode, userData in
-    guard let session = NGHTTP2Session.from(userData) else { return 0 }
-    session.streamClosed(streamID: streamID, errorCode: errorCode)
+    NGHTTP2Session.with(userData, otherwise: ()) { $0.streamClosed(streamID: streamID, errorCode: errorCode) }
     return 0
 }
 
 private let ngOnFrameNotSend: nghttp2_on_frame_not_send_callback = { _, frame, _, userData in
-    guard let frame, let session = NGHTTP2Session.from(userData) else { return 0 }
-    if frame.pointee.hd.type == UInt8(NGHTTP2_HEADERS.rawValue) {
-        session.headersNotSent(streamID: frame.pointee.hd.stream_id)
-    }
+    guard let frame, frame.pointee.hd.type == UInt8(NGHTTP2_HEADERS.rawValue) else { return 0 }
+    NGHTTP2Session.with(userData, otherwise: ()) { $0.headersNotSent(streamID: frame.pointee.hd.stream_id) }
     return 0
 }
 
 private let ngReadBody: nghttp2_data_source_read_callback = { _, streamID, buffer, length, flags, source, userData in
-    guard let buffer, let flags, let pointer = source?.pointee.ptr, let session = NGHTTP2Session.from(userData) else {
-        return Int(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue)
+    guard let buffer, let flags, let pointer = source?.pointee.ptr else { return Int(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue) }
+    return NGHTTP2Session.with(userData, otherwise: Int(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue)) { session in
+        // The body is retained in the session's `bodies` while nghttp2 may read it.
+        Unmanaged<NGHTTP2OutboundBody>.fromOpaque(pointer)._withUnsafeGuaranteedRef { body in
+            session.readBody(body, streamID: streamID, into: UnsafeMutableRawBufferPointer(start: buffer, count: length), flags: flags)
+        }
     }
-    let body = Unmanaged<NGHTTP2OutboundBody>.fromOpaque(pointer).takeUnretainedValue()
-    return session.readBody(body, streamID: streamID, into: UnsafeMutableRawBufferPointer(start: buffer, count: length), flags: flags)
 }
