@@ -59,11 +59,57 @@ final class HTTP2HeaderTranslationTests: XCTestCase {
 
     func testOversizedBlockIsRejected() {
         var oversized = HTTP2HeaderBlock()
-        oversized.append(name: ":method", value: "GET", maxBytes: 40, maxCount: 10)
-        oversized.append(name: "x-big", value: String(repeating: "v", count: 100), maxBytes: 40, maxCount: 10)
+        oversized.append(name: ":method", value: "GET", maxBytes: 60, maxCount: 10)
+        XCTAssertFalse(oversized.tooLarge)
+        XCTAssertEqual(oversized.fields.count, 1)
+        oversized.append(name: "x-big", value: String(repeating: "v", count: 100), maxBytes: 60, maxCount: 10)
         XCTAssertTrue(oversized.tooLarge)
-        XCTAssertTrue(oversized.fields.isEmpty)
+        XCTAssertTrue(oversized.fields.isEmpty, "the fields received so far are dropped")
+        oversized.append(name: "x-small", value: "1", maxBytes: 60, maxCount: 10)
+        XCTAssertTrue(oversized.fields.isEmpty, "and nothing is kept after")
         XCTAssertEqual(HTTP2HeaderTranslation.requestHead(from: oversized).failureValue, .tooLarge)
+
+        var tooMany = HTTP2HeaderBlock()
+        for index in 0..<3 { tooMany.append(name: "x-\(index)", value: "v", maxBytes: .max, maxCount: 3) }
+        XCTAssertFalse(tooMany.tooLarge)
+        tooMany.append(name: "x-3", value: "v", maxBytes: .max, maxCount: 3)
+        XCTAssertTrue(tooMany.tooLarge)
+        XCTAssertTrue(tooMany.fields.isEmpty)
+    }
+
+    /// Fields become HTTP/1.1 lines: a CR, LF or NUL anywhere refuses the whole block, whatever
+    /// the HTTP/2 codec let through.
+    func testLineBreaksAndNULRefuseTheBlock() {
+        for (name, value) in [("x-a", "1\r\nx-injected: 1"), ("x-a", "a\nb"), ("x-a", "a\u{0}b"), ("x-\r\n", "v")] {
+            var block = HTTP2HeaderBlock()
+            for (pseudo, pseudoValue) in base { block.append(name: pseudo, value: pseudoValue, maxBytes: .max, maxCount: .max) }
+            block.append(name: name, value: value, maxBytes: .max, maxCount: .max)
+            block.append(name: "x-after", value: "1", maxBytes: .max, maxCount: .max)
+            XCTAssertTrue(block.hasInvalidBytes, value)
+            XCTAssertTrue(block.fields.isEmpty)
+            XCTAssertEqual(HTTP2HeaderTranslation.requestHead(from: block).failureValue, .invalidFieldBytes)
+            XCTAssertEqual(HTTP2HeaderTranslation.responseHead(from: block).failureValue, .invalidFieldBytes)
+            XCTAssertEqual(HTTP2HeaderTranslation.trailers(from: block).failureValue, .invalidFieldBytes)
+        }
+    }
+
+    func testLineBreakScanAgreesWithTheByteRule() {
+        var random = SystemRandomNumberGenerator()
+        for _ in 0..<5000 {
+            let count = Int.random(in: 0..<40, using: &random)
+            var bytes = (0..<count).map { _ in UInt8.random(in: 0x20...0xFF, using: &random) }
+            if count > 0, Bool.random(using: &random) {
+                bytes[Int.random(in: 0..<count, using: &random)] = [0x00, 0x0A, 0x0D, 0x0B, 0x0C, 0x8A, 0x8D].randomElement(using: &random)!
+            }
+            let expected = bytes.contains { $0 == 0 || $0 == 0x0A || $0 == 0x0D }
+            XCTAssertEqual(bytes.withUnsafeBytes { HTTPFieldBlock.containsLineBreakOrNUL($0) }, expected, "\(bytes)")
+        }
+    }
+
+    func testPseudoHeaderNamesAreCaseSensitive() {
+        XCTAssertEqual(request([(":METHOD", "GET"), (":scheme", "http"), (":authority", "a"), (":path", "/")]).failureValue,
+                       .unknownPseudoHeader(":METHOD"))
+        XCTAssertEqual(HTTP2HeaderTranslation.responseHead(from: block([(":Status", "200")])).failureValue, .unknownPseudoHeader(":Status"))
     }
 
     func testResponseHeadAndTrailers() throws {
@@ -126,10 +172,36 @@ final class HTTP2HeaderTranslationTests: XCTestCase {
 
     func testStatusIsWrittenAsThreeDigits() {
         var fields = HTTP2FieldList()
-        for code in [100, 200, 204, 301, 404, 503, 599] {
+        for code in [100, 200, 204, 301, 404, 503, 599, 999] {
             HTTP2HeaderTranslation.responseFields(from: ProxyResponseHead(status: HTTPResponseStatus(statusCode: code)), into: &fields)
             XCTAssertEqual(fields.map(\.value), [String(code)])
         }
+        for code in [0, 42, 1000] {
+            HTTP2HeaderTranslation.responseFields(from: ProxyResponseHead(status: HTTPResponseStatus(statusCode: code)), into: &fields)
+            XCTAssertEqual(fields.map(\.value), ["502"], "a status that cannot be sent goes out as a gateway error")
+        }
+    }
+
+    func testConnectionNamingTEStripsItEvenAsTrailers() {
+        var headers = HTTPHeaders()
+        headers.add(name: "host", value: "svc")
+        headers.add(name: "connection", value: "te")
+        headers.add(name: "te", value: "trailers")
+        XCTAssertEqual(requestFields(ProxyRequestHead(method: .GET, uri: "/", fields: HTTPFieldBlock(headers)), scheme: "http").map(\.name),
+                       [":method", ":scheme", ":authority", ":path"])
+    }
+
+    func testALargeHeadsStorageIsNotKept() {
+        var list = HTTP2FieldList()
+        let big = ProxyRequestHead(method: .GET, uri: "/", fields: HTTPFieldBlock([("host", "h"), ("x-big", String(repeating: "b", count: 10_000))]))
+        HTTP2HeaderTranslation.requestFields(from: big, scheme: "http", into: &list)
+        XCTAssertGreaterThan(list.bytes.capacity, HTTP2FieldList.keptCapacity)
+        list.removeAll()
+        XCTAssertLessThanOrEqual(list.bytes.capacity, HTTP2FieldList.keptCapacity)
+        HTTP2HeaderTranslation.requestFields(from: ProxyRequestHead(method: .GET, uri: "/", fields: HTTPFieldBlock([("host", "h")])), scheme: "http", into: &list)
+        let capacity = list.bytes.capacity
+        list.removeAll()
+        XCTAssertEqual(list.bytes.capacity, capacity, "a small list's storage is kept for the next message")
     }
 
     /// A head sent as an HTTP/2 request and received on the other side is the same head: method,

@@ -176,6 +176,26 @@ struct HTTPFieldBlock {
         }
     }
 
+    /// Whether `bytes` hold a CR, LF or NUL: what must never go into a line of the block (it would
+    /// end the line early or cut the head). Eight bytes at a time: a word has a zero byte, or one
+    /// equal to CR or LF once xor-ed with them, exactly when `(x - 0x01…) & ~x & 0x80…` is non-zero.
+    static func containsLineBreakOrNUL(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let count = bytes.count
+        guard count >= 8, let base = bytes.baseAddress else {
+            return bytes.contains { $0 == 0 || $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: "\n") }
+        }
+        @inline(__always) func hasZeroByte(_ x: UInt64) -> Bool {
+            (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080 != 0
+        }
+        var index = 0
+        while true {
+            let word = base.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            if hasZeroByte(word) || hasZeroByte(word ^ 0x0D0D_0D0D_0D0D_0D0D) || hasZeroByte(word ^ 0x0A0A_0A0A_0A0A_0A0A) { return true }
+            if index + 8 == count { return false }
+            index = Swift.min(index + 8, count - 8)
+        }
+    }
+
     /// Adds `name: value` from bytes, after the other fields. The caller gives a valid name and a
     /// value without CR, LF or NUL (fields another codec checked: nghttp2 validates HTTP/2 fields).
     mutating func append(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {

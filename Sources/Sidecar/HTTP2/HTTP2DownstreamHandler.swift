@@ -195,7 +195,9 @@ final class HTTP2DownstreamHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate
     func submitResponse(_ stream: HTTP2DownstreamStream, head: ProxyResponseHead, body: NGHTTP2OutboundBody?) {
         guard let session else { return }
         HTTP2HeaderTranslation.responseFields(from: head, into: &outgoingFields)
-        if !session.submitResponse(streamID: stream.streamID, headers: outgoingFields, body: body) {
+        let submitted = session.submitResponse(streamID: stream.streamID, headers: outgoingFields, body: body)
+        outgoingFields.removeAll()  // nghttp2 copied it; a large list's storage goes now
+        if !submitted {
             session.resetStream(stream.streamID, errorCode: .internalError)
         }
         scheduleFlush()

@@ -31,9 +31,18 @@ struct HTTP2FieldList {
     var count: Int { entries.count }
     var isEmpty: Bool { entries.isEmpty }
 
+    /// Storage kept between messages up to this size; a larger head's storage is let go, so one
+    /// big head does not stay held by an idle connection.
+    static let keptCapacity = 4096
+
     mutating func removeAll() {
-        bytes.clear()
-        entries.removeAll(keepingCapacity: true)
+        if bytes.capacity > Self.keptCapacity {
+            bytes = ByteBuffer()
+            entries = []
+        } else {
+            bytes.clear()
+            entries.removeAll(keepingCapacity: true)
+        }
     }
 
     /// Adds a field; with `lowercasingName`, the name's ASCII capitals are written in lower case.

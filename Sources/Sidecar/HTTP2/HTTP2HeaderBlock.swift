@@ -11,6 +11,8 @@ struct HTTP2HeaderBlock: Sendable {
     /// Bytes of names and values so far, plus 32 per field (RFC 9113 SETTINGS_MAX_HEADER_LIST_SIZE accounting).
     private(set) var size = 0
     private(set) var tooLarge = false
+    /// A name or value held CR, LF or NUL: the block is refused whole (its fields are dropped).
+    private(set) var hasInvalidBytes = false
 
     init() {}
 
@@ -20,7 +22,15 @@ struct HTTP2HeaderBlock: Sendable {
 
     /// Adds a field unless it would pass a limit (then marks the block `tooLarge`).
     mutating func append(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, maxBytes: Int, maxCount: Int) {
-        guard !tooLarge else { return }
+        guard !tooLarge, !hasInvalidBytes else { return }
+        // nghttp2 resets a stream whose field holds CR, LF or NUL before it gets here; the block
+        // checks again because its fields become HTTP/1.1 lines, where those bytes would split or
+        // end a line (no trust in a codec option staying as it is).
+        if HTTPFieldBlock.containsLineBreakOrNUL(name) || HTTPFieldBlock.containsLineBreakOrNUL(value) {
+            hasInvalidBytes = true
+            fields = HTTPFieldBlock()
+            return
+        }
         let added = name.count + value.count + 32
         if size + added > maxBytes || fields.count >= maxCount {
             tooLarge = true

@@ -20,6 +20,9 @@ enum HTTP2HeaderTranslation {
         case invalidStatus
         case pseudoHeaderInTrailers
         case tooLarge
+        /// A name or value with CR, LF or NUL (nghttp2 refuses these first; checked again here
+        /// because the fields become HTTP/1.1 lines).
+        case invalidFieldBytes
     }
 
     // MARK: HTTP/2 → HTTP/1 shape
@@ -27,6 +30,7 @@ enum HTTP2HeaderTranslation {
     /// A received request header block as a request head (version 2.0, `Host` from `:authority`).
     static func requestHead(from block: HTTP2HeaderBlock) -> Result<ProxyRequestHead, Problem> {
         if block.tooLarge { return .failure(.tooLarge) }
+        if block.hasInvalidBytes { return .failure(.invalidFieldBytes) }
         var fields = block.fields
         var problem: Problem?
         var index = 0
@@ -47,17 +51,17 @@ enum HTTP2HeaderTranslation {
                     return
                 }
                 pseudoCount += 1
-                if name.equalsIgnoringASCIICase(":method") {
+                if name.equals(":method") {
                     if method != nil || methodIsEmpty { problem = .duplicatePseudoHeader(":method"); return }
                     if value.isEmpty { methodIsEmpty = true } else { method = HTTPMethod(bytes: value) }
-                } else if name.equalsIgnoringASCIICase(":scheme") {
+                } else if name.equals(":scheme") {
                     if schemeIsEmpty != nil { problem = .duplicatePseudoHeader(":scheme"); return }
                     schemeIsEmpty = value.isEmpty
-                } else if name.equalsIgnoringASCIICase(":authority") {
+                } else if name.equals(":authority") {
                     if authorityIndex != nil { problem = .duplicatePseudoHeader(":authority"); return }
                     authorityIndex = index
                     authorityIsEmpty = value.isEmpty
-                } else if name.equalsIgnoringASCIICase(":path") {
+                } else if name.equals(":path") {
                     if path != nil { problem = .duplicatePseudoHeader(":path"); return }
                     path = String(decoding: value, as: UTF8.self)
                 } else {
@@ -109,6 +113,7 @@ enum HTTP2HeaderTranslation {
     /// A received response header block as a response head.
     static func responseHead(from block: HTTP2HeaderBlock) -> Result<ProxyResponseHead, Problem> {
         if block.tooLarge { return .failure(.tooLarge) }
+        if block.hasInvalidBytes { return .failure(.invalidFieldBytes) }
         var fields = block.fields
         var problem: Problem?
         var index = 0
@@ -123,7 +128,7 @@ enum HTTP2HeaderTranslation {
                     return
                 }
                 pseudoCount += 1
-                guard name.equalsIgnoringASCIICase(":status") else {
+                guard name.equals(":status") else {
                     problem = .unknownPseudoHeader(String(decoding: name, as: UTF8.self))
                     return
                 }
@@ -146,6 +151,7 @@ enum HTTP2HeaderTranslation {
     /// A received trailer block as trailers (no pseudo-headers allowed).
     static func trailers(from block: HTTP2HeaderBlock) -> Result<HTTPHeaders, Problem> {
         if block.tooLarge { return .failure(.tooLarge) }
+        if block.hasInvalidBytes { return .failure(.invalidFieldBytes) }
         var problem: Problem?
         block.fields.forEachField { name, value in
             guard problem == nil else { return }
@@ -217,8 +223,9 @@ enum HTTP2HeaderTranslation {
         list.removeAll()
         let code = head.status.code
         withUnsafeTemporaryAllocation(byteCount: 3, alignment: 1) { digits in
-            // Status codes have three digits (HTTPResponseStatus keeps what the parsers accept: 100-999).
-            let clamped = min(max(Int(code), 100), 999)
+            // Three digits: the parsers accept 100-999; anything else the proxy would have made
+            // itself cannot go out as a status, so it goes out as a gateway error.
+            let clamped = (100...999).contains(Int(code)) ? Int(code) : 502
             digits[0] = UInt8(truncatingIfNeeded: 48 + clamped / 100)
             digits[1] = UInt8(truncatingIfNeeded: 48 + clamped / 10 % 10)
             digits[2] = UInt8(truncatingIfNeeded: 48 + clamped % 10)
@@ -259,12 +266,20 @@ enum HTTP2HeaderTranslation {
 
     private static func isStripped(_ name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, named: [[UInt8]]) -> Bool {
         if isConnectionSpecific(name) { return true }
-        if name.count == 2, name.equalsIgnoringASCIICase("te") { return !value.equalsIgnoringASCIICase("trailers") }
         if !named.isEmpty {
+            // Before the `te` rule: a `Connection` naming `te` strips even `te: trailers`.
             for candidate in named where candidate.count == name.count {
                 if candidate.withUnsafeBytes({ name.equalsIgnoringASCIICase($0) }) { return true }
             }
         }
+        if name.count == 2, name.equalsIgnoringASCIICase("te") { return !value.equalsIgnoringASCIICase("trailers") }
         return false
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    /// True when the bytes are exactly `literal`'s (pseudo-header names are case-sensitive).
+    fileprivate func equals(_ literal: StaticString) -> Bool {
+        count == literal.utf8CodeUnitCount && elementsEqual(UnsafeRawBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
     }
 }

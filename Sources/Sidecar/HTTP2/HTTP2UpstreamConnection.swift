@@ -125,7 +125,9 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, NGHTTP2SessionDelegat
             return nil
         }
         HTTP2HeaderTranslation.requestFields(from: head, scheme: scheme, into: &outgoingFields)
-        guard let id = session.submitRequest(outgoingFields, body: body) else {
+        let submitted = session.submitRequest(outgoingFields, body: body)
+        outgoingFields.removeAll()  // nghttp2 copied it; a large list's storage goes now
+        guard let id = submitted else {
             streamDone(stream)
             return nil
         }

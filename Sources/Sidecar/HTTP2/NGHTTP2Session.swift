@@ -259,8 +259,6 @@ final class NGHTTP2Session {
         )
     }
 
-    /// Calls `body` with an `nghttp2_nv` array for `headers`; the name and value bytes live in one
-    /// buffer for the duration of the call (nghttp2 copies them).
     /// nghttp2's name-value array for `headers`, pointing into the list's bytes, for the length
     /// of `body` (the submit call, which copies what nghttp2 keeps). The array lives on the stack
     /// for lists of usual sizes.
