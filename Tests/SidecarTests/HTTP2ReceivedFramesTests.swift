@@ -8,7 +8,7 @@ import XCTest
 final class HTTP2ReceivedFramesTests: XCTestCase {
     private final class Recorder: NGHTTP2SessionDelegate {
         var blocks: [(streamID: Int32, block: HTTP2HeaderBlock)] = []
-        func sessionReceivedHeaders(_ block: HTTP2HeaderBlock, streamID: Int32, endStream: Bool) { blocks.append((streamID, block)) }
+        func sessionReceivedHeaders(_ block: consuming HTTP2HeaderBlock, streamID: Int32, endStream: Bool) { blocks.append((streamID, block)) }
         func sessionReceivedData(_ bytes: UnsafeRawBufferPointer, streamID: Int32) {}
         func sessionReceivedEndOfStream(streamID: Int32) {}
         func sessionReceivedEmptyData(streamID: Int32) {}

@@ -12,7 +12,7 @@ private final class Recorder: NGHTTP2SessionDelegate {
     var closed: [Int32: UInt32] = [:]
     var resets = 0
 
-    func sessionReceivedHeaders(_ block: HTTP2HeaderBlock, streamID: Int32, endStream: Bool) {
+    func sessionReceivedHeaders(_ block: consuming HTTP2HeaderBlock, streamID: Int32, endStream: Bool) {
         blocks.append((streamID, block, endStream))
         if endStream { ended.insert(streamID) }
     }

@@ -224,7 +224,7 @@ final class HTTP2DownstreamHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate
 
     // MARK: NGHTTP2SessionDelegate
 
-    func sessionReceivedHeaders(_ block: HTTP2HeaderBlock, streamID: Int32, endStream: Bool) {
+    func sessionReceivedHeaders(_ block: consuming HTTP2HeaderBlock, streamID: Int32, endStream: Bool) {
         if let stream = streams[streamID] {
             // Trailers.
             guard !stream.requestComplete else { return }
@@ -246,7 +246,7 @@ final class HTTP2DownstreamHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate
         case .success(let value):
             head = value
         case .failure(let problem):
-            guard problem == .tooLarge, let pseudoHead = minimalHead(from: block) else {
+            guard problem == .tooLarge, let pseudoHead = minimalHead() else {
                 session?.resetStream(streamID, errorCode: .protocolError)
                 return
             }
@@ -273,7 +273,7 @@ final class HTTP2DownstreamHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate
 
     /// A head for answering a request whose header block was dropped (too large): enough to say
     /// whether the caller speaks gRPC is not kept, so the answer is plain HTTP.
-    private func minimalHead(from block: HTTP2HeaderBlock) -> ProxyRequestHead? {
+    private func minimalHead() -> ProxyRequestHead? {
         ProxyRequestHead(version: HTTPVersion(major: 2, minor: 0), method: .GET, uri: "/")
     }
 

@@ -50,6 +50,11 @@ struct HTTP2HeaderBlock: Sendable {
         }
     }
 
+    /// The fields, the block given up (so the caller holds the only reference to their storage).
+    consuming func takeFields() -> HTTPFieldBlock {
+        fields
+    }
+
     /// The first value of a field (pseudo-headers included), by name.
     func first(_ name: String) -> String? {
         fields.first(name: name)

@@ -28,10 +28,10 @@ enum HTTP2HeaderTranslation {
     // MARK: HTTP/2 → HTTP/1 shape
 
     /// A received request header block as a request head (version 2.0, `Host` from `:authority`).
-    static func requestHead(from block: HTTP2HeaderBlock) -> Result<ProxyRequestHead, Problem> {
+    static func requestHead(from block: consuming HTTP2HeaderBlock) -> Result<ProxyRequestHead, Problem> {
         if block.tooLarge { return .failure(.tooLarge) }
         if block.hasInvalidBytes { return .failure(.invalidFieldBytes) }
-        var fields = block.fields
+        var fields = block.takeFields()  // the only holder of its storage: edited in place
         var problem: Problem?
         var index = 0
         var pseudoCount = 0
@@ -111,10 +111,10 @@ enum HTTP2HeaderTranslation {
     }
 
     /// A received response header block as a response head.
-    static func responseHead(from block: HTTP2HeaderBlock) -> Result<ProxyResponseHead, Problem> {
+    static func responseHead(from block: consuming HTTP2HeaderBlock) -> Result<ProxyResponseHead, Problem> {
         if block.tooLarge { return .failure(.tooLarge) }
         if block.hasInvalidBytes { return .failure(.invalidFieldBytes) }
-        var fields = block.fields
+        var fields = block.takeFields()  // the only holder of its storage: edited in place
         var problem: Problem?
         var index = 0
         var pseudoCount = 0

@@ -334,7 +334,7 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, NGHTTP2SessionDelegat
 
     // MARK: NGHTTP2SessionDelegate
 
-    func sessionReceivedHeaders(_ block: HTTP2HeaderBlock, streamID: Int32, endStream: Bool) {
+    func sessionReceivedHeaders(_ block: consuming HTTP2HeaderBlock, streamID: Int32, endStream: Bool) {
         streams[streamID]?.receivedHeaders(block, endStream: endStream)
     }
 

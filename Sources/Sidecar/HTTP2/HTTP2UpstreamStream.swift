@@ -79,7 +79,7 @@ final class HTTP2UpstreamStream: UpstreamStream {
 
     // MARK: From the connection
 
-    func receivedHeaders(_ block: HTTP2HeaderBlock, endStream: Bool) {
+    func receivedHeaders(_ block: consuming HTTP2HeaderBlock, endStream: Bool) {
         guard !finished else { return }
         if !finalHeadReceived {
             switch HTTP2HeaderTranslation.responseHead(from: block) {

@@ -3,7 +3,7 @@
 /// submit frames (they go out on the next drain) but must not feed or drain the session itself.
 protocol NGHTTP2SessionDelegate: AnyObject {
     /// A complete header block; `endStream` when the HEADERS frame carried END_STREAM.
-    func sessionReceivedHeaders(_ block: HTTP2HeaderBlock, streamID: Int32, endStream: Bool)
+    func sessionReceivedHeaders(_ block: consuming HTTP2HeaderBlock, streamID: Int32, endStream: Bool)
     /// A chunk of a DATA frame's payload (valid only during the call).
     func sessionReceivedData(_ bytes: UnsafeRawBufferPointer, streamID: Int32)
     /// END_STREAM on a DATA frame.
