@@ -7,7 +7,7 @@ import NIOHTTP1
 /// output once per flush cycle. Protects itself against floods (rapid reset, empty DATA; PING and
 /// SETTINGS acks and CONTINUATION bounded by nghttp2 options): an offender gets GOAWAY
 /// ENHANCE_YOUR_CALM and loses this connection only. Drains with a graceful GOAWAY, then a final one.
-final class HTTP2DownstreamHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate {
+final class HTTP2DownstreamHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate, EndOfTurnFlushing {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = Never
     typealias OutboundOut = ByteBuffer
@@ -30,6 +30,7 @@ final class HTTP2DownstreamHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate
     private var draining = false
     private var lastActivity = NIODeadline.now()
     private var idleTask: RepeatedTask?
+    private var idleCheckTarget: RepeatedTaskTarget<HTTP2DownstreamHandler>?
 
     init(worker: WorkerContext, listener: ListenerContext, connections: ConnectionTracker, peerIdentity: String?) {
         self.worker = worker
@@ -64,8 +65,11 @@ final class HTTP2DownstreamHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate
         let idle = listener.timeouts.idle
         if idle > .zero {
             let period = max(TimeAmount.milliseconds(100), TimeAmount.nanoseconds(idle.nanoseconds / 4))
-            idleTask = context.eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { [weak self] _ in
-                self?.checkIdle(limit: idle)
+            // Through a weakly held stand-in, not this handler (see `RepeatedTaskTarget`).
+            let target = RepeatedTaskTarget(self)
+            idleCheckTarget = target
+            idleTask = context.eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { [weak target] _ in
+                target?.owner.checkIdle(limit: idle)
             }
         }
         if worker.drain.isDraining { startDrain() }
@@ -136,9 +140,17 @@ final class HTTP2DownstreamHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate
     /// event-loop turn, not per submit.
     private func scheduleFlush() {
         guard let context else { return }
-        endOfTurn.request(on: context.eventLoop)
+        endOfTurn.request(for: self, on: context.eventLoop)
     }
-    private lazy var endOfTurn = EndOfTurnFlush { [weak self] in self?.flush() }
+    private let endOfTurn = EndOfTurnFlush()
+
+    func flushAtEndOfTurn() {
+        flush()
+    }
+
+    deinit {
+        endOfTurn.ownerIsGone()
+    }
 
     /// Writes what nghttp2 has to send, once per cycle; deferred while nghttp2 itself runs.
     func flush() {

@@ -9,7 +9,7 @@ import NIOHTTP1
 /// connection is up are queued in nghttp2 and go out once `activate()` is called (after TCP and,
 /// for mTLS, the handshake). The pool picks a connection while it has a free stream slot under
 /// the server's SETTINGS_MAX_CONCURRENT_STREAMS and it has not received GOAWAY.
-final class HTTP2UpstreamConnection: ChannelDuplexHandler, NGHTTP2SessionDelegate {
+final class HTTP2UpstreamConnection: ChannelDuplexHandler, NGHTTP2SessionDelegate, EndOfTurnFlushing {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = Never
     typealias OutboundOut = ByteBuffer
@@ -175,9 +175,17 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, NGHTTP2SessionDelegat
     /// event-loop turn, not per submit.
     private func scheduleFlush() {
         guard let context else { return }
-        endOfTurn.request(on: context.eventLoop)
+        endOfTurn.request(for: self, on: context.eventLoop)
     }
-    private lazy var endOfTurn = EndOfTurnFlush { [weak self] in self?.flush() }
+    private let endOfTurn = EndOfTurnFlush()
+
+    func flushAtEndOfTurn() {
+        flush()
+    }
+
+    deinit {
+        endOfTurn.ownerIsGone()
+    }
 
     private func flush() {
         guard let session, let context, case .ready = state else {

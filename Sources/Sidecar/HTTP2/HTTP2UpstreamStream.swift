@@ -9,7 +9,10 @@ import NIOHTTP1
 /// Response body flow control mirrors the downstream side: DATA is given back to the server's
 /// window only while the exchange is not paused.
 final class HTTP2UpstreamStream: UpstreamStream {
-    weak var delegate: UpstreamStreamDelegate?
+    /// The exchange being served. Strong, as `HTTP1UpstreamConnection.delegate` (a weak reference
+    /// would give every exchange a side table): every way the stream ends — `finish`, `fail`,
+    /// `cancel()` — clears it, which breaks the exchange ⇄ stream cycle.
+    var delegate: UpstreamStreamDelegate?
     /// Strong: the exchange may still ask `isWritable` after the connection left its pool. The
     /// cycle through the connection's stream table ends when nghttp2 closes the stream or the
     /// connection fails its streams.

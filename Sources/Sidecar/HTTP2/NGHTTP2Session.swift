@@ -33,7 +33,11 @@ final class NGHTTP2Session {
 
     let role: Role
     private var session: OpaquePointer?
-    weak var delegate: NGHTTP2SessionDelegate?
+    /// The session's owner (the handler or connection holding it). Not weak: a weak reference would
+    /// give the owner a side table and slow every retain and release of it. Unowned(unsafe): the
+    /// owner holds this session, and nghttp2 calls back only from inside the session's methods,
+    /// which the owner calls, so the owner is alive whenever the delegate is used.
+    unowned(unsafe) var delegate: NGHTTP2SessionDelegate?
     private let maxHeaderBytes: Int
     private let maxHeaderCount: Int
     /// The header block being received and its stream. HTTP/2 sends a block's frames back to
