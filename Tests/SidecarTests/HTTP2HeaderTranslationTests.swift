@@ -50,6 +50,9 @@ final class HTTP2HeaderTranslationTests: XCTestCase {
         XCTAssertEqual(request(base + [(":path", "/again")]).failureValue, .duplicatePseudoHeader(":path"))
         XCTAssertEqual(request([("x-a", "1")] + base).failureValue, .pseudoHeaderAfterRegular)
         XCTAssertEqual(request(base + [("X-Upper", "1")]).failureValue, .uppercaseName)
+        XCTAssertEqual(request(base + [("x-a-longer-name-wiTh-one-capital", "1")]).failureValue, .uppercaseName)
+        XCTAssertEqual(request(base + [("x-a-longer-name-with-one-capitaL", "1")]).failureValue, .uppercaseName)
+        XCTAssertNoThrow(try request(base + [("x-a-longer-name-\u{e9}-no-capitals", "1")]).get())
         for name in ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"] {
             XCTAssertEqual(request(base + [(name, "x")]).failureValue, .connectionSpecificHeader(name), name)
         }

@@ -229,7 +229,7 @@ struct HTTPFieldBlock {
         _ fill: (_ name: UnsafeMutableRawPointer, _ value: UnsafeMutableRawPointer) -> Void
     ) {
         let start = storage.writerIndex - storage.readerIndex
-        _ = storage.writeWithUnsafeMutableBytes(minimumWritableBytes: nameLength + valueLength + 4) { out in
+        _ = storage.writeDirectly(minimumWritableBytes: nameLength + valueLength + 4) { out in
             let base = out.baseAddress!
             fill(base, base + nameLength + 2)
             base.storeBytes(of: UInt8(ascii: ":"), toByteOffset: nameLength, as: UInt8.self)

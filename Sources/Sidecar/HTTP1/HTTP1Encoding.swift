@@ -5,7 +5,7 @@ import NIOHTTP1
 /// chunk framing. The proxy decides framing itself (it never lets an encoder add headers), so
 /// encoding is only this.
 ///
-/// A header block is sized first and then copied in one `writeWithUnsafeMutableBytes`, one
+/// A header block is sized first and then copied in one `writeDirectly`, one
 /// `memcpy` per name and value: SwiftNIO's encoder writes every piece with its own capacity
 /// check, and on the request path that was ~6 % of the hop's instructions.
 extension ByteBuffer {
@@ -25,7 +25,7 @@ extension ByteBuffer {
         let size = 13 + reason.utf8.count + 2 + head.fields.encodedLength + framingSize + 2
         let minor = UInt8(truncatingIfNeeded: version.minor)
         let validCode = (100...999).contains(code)
-        writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
+        writeDirectly(minimumWritableBytes: size) { out in
             var offset = out.copyStatic("HTTP/1.", at: 0)
             out[7] = UInt8(ascii: "0") + (minor <= 1 ? minor : 1)
             out[8] = UInt8(ascii: " ")
@@ -56,7 +56,7 @@ extension ByteBuffer {
         let method = staticMethod == nil ? head.method.rawValue : ""
         let size = (staticMethod?.utf8CodeUnitCount ?? method.utf8.count) + 1 + head.uri.utf8.count + 11 + head.fields.encodedLength + (chunked ? 28 : 0) + 2
         let minor: UInt8 = head.version.major == 1 && head.version.minor == 0 ? 0 : 1
-        writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
+        writeDirectly(minimumWritableBytes: size) { out in
             var offset = staticMethod.map { out.copyStatic($0, at: 0) } ?? out.copyUTF8(method, at: 0)
             out[offset] = UInt8(ascii: " ")
             offset = out.copyUTF8(head.uri, at: offset + 1)
@@ -71,7 +71,7 @@ extension ByteBuffer {
 
     /// `name: value` lines and the blank line that ends the block.
     mutating func writeHTTPHeaderBlock(_ headers: HTTPHeaders) {
-        writeWithUnsafeMutableBytes(minimumWritableBytes: Self.headerBlockSize(headers)) { out in
+        writeDirectly(minimumWritableBytes: Self.headerBlockSize(headers)) { out in
             Self.writeFields(headers, into: out, at: 0)
         }
     }
@@ -103,7 +103,7 @@ extension ByteBuffer {
     /// The line before a chunk of `size` bytes (`size` in hex, CRLF).
     mutating func writeHTTPChunkHeader(size: Int) {
         let digits = Swift.max(1, (Int.bitWidth - size.leadingZeroBitCount + 3) / 4)
-        writeWithUnsafeMutableBytes(minimumWritableBytes: digits + 2) { out in
+        writeDirectly(minimumWritableBytes: digits + 2) { out in
             let hex: StaticString = "0123456789abcdef"
             for index in 0..<digits {
                 let shift = (digits - 1 - index) * 4

@@ -51,13 +51,21 @@ struct HTTP2FieldList {
         let nameStart = bytes.readableBytes
         let nameLength = name.count
         let valueLength = value.count
-        _ = bytes.writeWithUnsafeMutableBytes(minimumWritableBytes: nameLength + valueLength) { out in
+        _ = bytes.writeDirectly(minimumWritableBytes: nameLength + valueLength) { out in
             let base = out.baseAddress!
             if let source = name.baseAddress { base.copyMemory(from: source, byteCount: nameLength) }
             if lowercasingName {
-                for index in 0..<nameLength {
+                // Eight bytes at a time, the rest one by one.
+                var index = 0
+                while index + 8 <= nameLength {
+                    let word = base.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+                    base.storeBytes(of: ASCIIWord.lowercased(word), toByteOffset: index, as: UInt64.self)
+                    index += 8
+                }
+                while index < nameLength {
                     let byte = base.load(fromByteOffset: index, as: UInt8.self)
                     if byte &- UInt8(ascii: "A") < 26 { base.storeBytes(of: byte | 0x20, toByteOffset: index, as: UInt8.self) }
+                    index += 1
                 }
             }
             if let source = value.baseAddress { (base + nameLength).copyMemory(from: source, byteCount: valueLength) }

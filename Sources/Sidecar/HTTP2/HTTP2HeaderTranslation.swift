@@ -1,5 +1,9 @@
 import NIOHTTP1
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Maps between HTTP/2 header blocks and the HTTP/1-shaped heads the proxy core works with
 /// (`ProxyRequestHead` / `ProxyResponseHead` / trailers as `HTTPHeaders`), both ways:
 /// pseudo-headers ⇄ request line / status, `:authority` ⇄ `Host`, cookie crumbs joined, and the
@@ -168,12 +172,28 @@ enum HTTP2HeaderTranslation {
     /// RFC 9113 section 8.2: names in lower case, no connection-specific fields, `TE` only as
     /// `trailers`.
     private static func check(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> Problem? {
-        if name.contains(where: { $0 &- UInt8(ascii: "A") < 26 }) { return .uppercaseName }
+        if hasUppercase(name) { return .uppercaseName }
         if isConnectionSpecific(name) { return .connectionSpecificHeader(String(decoding: name, as: UTF8.self)) }
         if name.count == 2, name.equalsIgnoringASCIICase("te"), !value.equalsIgnoringASCIICase("trailers") {
             return .connectionSpecificHeader("te")
         }
         return nil
+    }
+
+    /// Whether the bytes hold an ASCII capital, eight bytes at a time.
+    private static func hasUppercase(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let base = bytes.baseAddress else { return false }
+        var index = 0
+        while index + 8 <= bytes.count {
+            let word = base.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            if ASCIIWord.lowercased(word) != word { return true }
+            index += 8
+        }
+        while index < bytes.count {
+            if bytes[index] &- UInt8(ascii: "A") < 26 { return true }
+            index += 1
+        }
+        return false
     }
 
     /// Whether a name (any case) is one of the connection-specific fields, by length and bytes.
@@ -280,6 +300,6 @@ enum HTTP2HeaderTranslation {
 extension UnsafeRawBufferPointer {
     /// True when the bytes are exactly `literal`'s (pseudo-header names are case-sensitive).
     fileprivate func equals(_ literal: StaticString) -> Bool {
-        count == literal.utf8CodeUnitCount && elementsEqual(UnsafeRawBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+        count == literal.utf8CodeUnitCount && (count == 0 || memcmp(baseAddress!, literal.utf8Start, count) == 0)
     }
 }

@@ -355,7 +355,7 @@ public final class OpenSSLHandler: ChannelDuplexHandler {
             buffer.clear(minimumCapacity: room)  // one allocation at most, of the right size
             var rc: Int32 = 0
             OpenSSLErrorQueue.clear()
-            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: room) { target in
+            buffer.writeDirectly(minimumWritableBytes: room) { target in
                 rc = SSL_read(connection.ssl, target.baseAddress, Int32(min(target.count, Int(Int32.max))))
                 return rc > 0 ? Int(rc) : 0
             }

@@ -69,7 +69,7 @@ enum TraceHex {
 
     /// Appends 16 hex digits of `value` to `buffer`.
     static func write(_ value: UInt64, into buffer: inout ByteBuffer) {
-        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 16) { raw in
+        buffer.writeDirectly(minimumWritableBytes: 16) { raw in
             let out = UnsafeMutableBufferPointer(start: raw.baseAddress!.assumingMemoryBound(to: UInt8.self), count: 16)
             write(value, into: out, at: 0)
             return 16
