@@ -9,7 +9,9 @@ import NIOHTTP1
 /// size is bounded by the filler's backpressure: the stream reports "not writable" above
 /// `HTTP2Limits.streamSendHighWater`, and the exchange stops feeding it.
 final class NGHTTP2OutboundBody {
-    private var chunks = CircularBuffer<ByteBuffer>()
+    /// Made on the first chunk: most requests have no body, and most bodies come in a chunk or
+    /// two (NIO's default ring has 16 slots, each destroyed with it).
+    private var chunks: CircularBuffer<ByteBuffer>?
     private(set) var queuedBytes = 0
     /// No more body will be appended.
     private(set) var ended = false
@@ -23,7 +25,8 @@ final class NGHTTP2OutboundBody {
     func append(_ buffer: ByteBuffer) {
         guard !ended, buffer.readableBytes > 0 else { return }
         queuedBytes += buffer.readableBytes
-        chunks.append(buffer)
+        if chunks == nil { chunks = CircularBuffer(initialCapacity: 4) }
+        chunks!.append(buffer)
     }
 
     func end(trailers: HTTPHeaders?) {
@@ -35,7 +38,7 @@ final class NGHTTP2OutboundBody {
     /// Copies up to `destination.count` queued bytes into `destination`; returns how many.
     func read(into destination: UnsafeMutableRawBufferPointer) -> Int {
         var written = 0
-        while written < destination.count, var chunk = chunks.first {
+        while written < destination.count, var chunk = chunks?.first {
             let take = min(chunk.readableBytes, destination.count - written)
             chunk.withUnsafeReadableBytes { source in
                 let target = UnsafeMutableRawBufferPointer(rebasing: destination[written..<(written + take)])
@@ -44,9 +47,9 @@ final class NGHTTP2OutboundBody {
             chunk.moveReaderIndex(forwardBy: take)
             written += take
             if chunk.readableBytes == 0 {
-                chunks.removeFirst()
+                chunks!.removeFirst()
             } else {
-                chunks[chunks.startIndex] = chunk
+                chunks![chunks!.startIndex] = chunk
             }
         }
         queuedBytes -= written
@@ -55,7 +58,7 @@ final class NGHTTP2OutboundBody {
 
     /// Drops everything queued (the stream was reset).
     func discard() {
-        chunks.removeAll()
+        chunks = nil
         queuedBytes = 0
         ended = true
         trailers = nil
