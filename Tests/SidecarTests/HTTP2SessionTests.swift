@@ -39,6 +39,31 @@ final class HTTP2SessionTests: XCTestCase {
         }
     }
 
+    /// A request id (new in every message) goes out as an HPACK literal that is never indexed:
+    /// it does not take room in the table where the fields that do repeat are kept. Another
+    /// field of the same size does.
+    func testValuesNewWithEveryMessageStayOutOfTheHeaderTable() throws {
+        func tableSize(after extra: (name: String, value: String)?) throws -> Int {
+            let client = try NGHTTP2Session(role: .client, settings: .init())
+            let server = try NGHTTP2Session(role: .server, settings: .init())
+            let serverEvents = Recorder()
+            server.delegate = serverEvents
+            var fields = [(name: ":method", value: "GET"), (":scheme", "http"), (":authority", "svc"), (":path", "/"), ("user-agent", "test")]
+            if let extra { fields.append(extra) }
+            _ = try XCTUnwrap(client.submitRequest(HTTP2FieldList(fields), body: nil))
+            try pump(client, server)
+            XCTAssertEqual(serverEvents.blocks.count, 1)
+            if let extra { XCTAssertEqual(serverEvents.blocks.first?.1.first(extra.name), extra.value) }
+            return client.sentHeaderTableSize
+        }
+        let base = try tableSize(after: nil)
+        let id = "0af7651916cd43dd8448eb211c80319c"
+        XCTAssertEqual(try tableSize(after: ("x-request-id", id)), base)
+        XCTAssertEqual(try tableSize(after: ("b3", "\(id)-b7ad6b7169203331-1")), base)
+        XCTAssertEqual(try tableSize(after: ("traceparent", "00-\(id)-b7ad6b7169203331-01")), base)
+        XCTAssertEqual(try tableSize(after: ("x-request-ix", id)), base + 32 + 12 + id.utf8.count, "an ordinary field is indexed")
+    }
+
     func testRequestAndResponseWithBodiesAndTrailers() throws {
         let client = try NGHTTP2Session(role: .client, settings: .init())
         let server = try NGHTTP2Session(role: .server, settings: .init())

@@ -11,6 +11,10 @@ struct HTTP2FieldList {
         var nameLength: Int32
         var valueStart: Int32
         var valueLength: Int32
+        /// A value new with every message (a request id, trace ids): sent as an HPACK literal
+        /// that neither side adds to its dynamic table, where it would only push out entries
+        /// that do repeat.
+        var isUniquePerMessage = false
     }
 
     /// Names and values, back to back.
@@ -76,7 +80,20 @@ struct HTTP2FieldList {
             nameStart: Int32(truncatingIfNeeded: nameStart),
             nameLength: Int32(truncatingIfNeeded: nameLength),
             valueStart: Int32(truncatingIfNeeded: nameStart + nameLength),
-            valueLength: Int32(truncatingIfNeeded: valueLength)))
+            valueLength: Int32(truncatingIfNeeded: valueLength),
+            isUniquePerMessage: Self.isUniquePerMessage(name: name)))
+    }
+
+    /// Fields whose value differs in every message: `x-request-id` and the trace ids
+    /// (`traceparent`, `b3`, `x-b3-traceid`, `x-b3-spanid`, `x-b3-parentspanid`).
+    private static func isUniquePerMessage(name: UnsafeRawBufferPointer) -> Bool {
+        switch name.count {
+        case 2: return name.equalsIgnoringASCIICase("b3")
+        case 11: return name.equalsIgnoringASCIICase("traceparent") || name.equalsIgnoringASCIICase("x-b3-spanid")
+        case 12: return name.equalsIgnoringASCIICase("x-request-id") || name.equalsIgnoringASCIICase("x-b3-traceid")
+        case 17: return name.equalsIgnoringASCIICase("x-b3-parentspanid")
+        default: return false
+        }
     }
 
     mutating func append(name: StaticString, value: StaticString) {

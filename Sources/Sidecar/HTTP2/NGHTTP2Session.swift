@@ -168,6 +168,12 @@ final class NGHTTP2Session {
         return nghttp2_session_want_read(session) != 0 || nghttp2_session_want_write(session) != 0
     }
 
+    /// Bytes in the HPACK table of the fields this session sent (diagnostics and tests).
+    var sentHeaderTableSize: Int {
+        guard let session else { return 0 }
+        return nghttp2_session_get_hd_deflate_dynamic_table_size(session)
+    }
+
     var wantsWrite: Bool {
         guard let session else { return false }
         return nghttp2_session_want_write(session) != 0
@@ -277,7 +283,8 @@ final class NGHTTP2Session {
                     for (index, entry) in entries.enumerated() {
                         (nva.baseAddress! + index).initialize(to: nghttp2_nv(
                             name: base + Int(entry.nameStart), value: base + Int(entry.valueStart),
-                            namelen: Int(entry.nameLength), valuelen: Int(entry.valueLength), flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)
+                            namelen: Int(entry.nameLength), valuelen: Int(entry.valueLength),
+                            flags: UInt8(entry.isUniquePerMessage ? NGHTTP2_NV_FLAG_NO_INDEX.rawValue : NGHTTP2_NV_FLAG_NONE.rawValue)
                         ))
                     }
                     return body(UnsafePointer(nva.baseAddress), entries.count)
