@@ -738,3 +738,59 @@ def test_http1_caller_gets_a_streamed_response_from_an_h2_upstream_as_it_comes(m
     finally:
         release.set()
         raw.close()
+
+
+def test_slow_reader_through_h2_mesh_holds_back_the_backend(mesh, start_sidecar):
+    """HTTP/1.1 caller → outbound → HTTP/2 over mTLS → inbound → HTTP/1.1 app streaming 32 MiB.
+    The caller reads slowly, then stops: HTTP/2 flow control and both sidecars' writability
+    carry that back to the app, which ends up blocked long before the end of its body, neither
+    sidecar's memory grows with it, and the body arrives intact once the caller reads on."""
+    import hashlib
+    import http.client
+    import os
+
+    from harness import AnonPeak
+    from test_streaming import MAX_GROWTH_KIB, MiB, StreamingBackend, read_rest
+
+    size = 32 * MiB
+    data = os.urandom(size)
+    backend = StreamingBackend(data)
+    try:
+        client, server = mesh_pair(mesh, start_sidecar, backend.address, inbound_protocol="http1", timeouts={"request": "60s"})
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        s.settimeout(60)
+        s.connect(("127.0.0.1", client.outbound_port()))
+        conn = http.client.HTTPConnection("127.0.0.1", client.outbound_port(), timeout=60)
+        conn.sock = s
+        with AnonPeak(client) as client_memory, AnonPeak(server) as server_memory:
+            conn.request("GET", "/download", headers={"Host": "payments"})
+            resp = conn.getresponse()
+            assert resp.status == 200
+            hasher = hashlib.sha256()
+            got = 0
+            until = time.monotonic() + 1.0
+            while time.monotonic() < until:
+                piece = resp.read(16 * 1024)
+                hasher.update(piece)
+                got += len(piece)
+                time.sleep(0.01)  # behaviour: the client reads slowly
+            last = [backend.sent, time.monotonic()]
+
+            def stalled():
+                now = time.monotonic()
+                if backend.sent != last[0]:
+                    last[:] = [backend.sent, now]
+                    return False
+                return now - last[1] >= 0.5
+
+            wait_until(stalled, timeout=15, interval=0.05, message="the app to be blocked by backpressure")
+            assert backend.sent < size * 0.6, f"the app pushed {backend.sent / MiB:.1f} MiB while the client read {got / MiB:.1f} MiB"
+            got += read_rest(resp, hasher)
+            conn.close()
+        assert got == size
+        assert hasher.hexdigest() == hashlib.sha256(data).hexdigest()
+        for name, memory in (("outbound", client_memory), ("inbound", server_memory)):
+            assert memory.growth < MAX_GROWTH_KIB, f"the {name} sidecar's anonymous RSS grew by {memory.growth} KiB"
+    finally:
+        backend.close()

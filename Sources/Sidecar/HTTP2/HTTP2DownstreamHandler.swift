@@ -40,7 +40,11 @@ final class HTTP2DownstreamHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate
     }
 
     var eventLoop: EventLoop { worker.eventLoop }
-    var isChannelWritable: Bool { context?.channel.isWritable ?? false }
+    var isChannelWritable: Bool { context != nil && channelWritable }
+    /// The channel's writability as of its last `channelWritabilityChanged`, and its allocator:
+    /// read per stream and per flush, where asking the channel costs a retain and release of it.
+    private var channelWritable = true
+    private var allocator = ByteBufferAllocator()
     /// The connection's addresses (trace attributes of sampled requests).
     var channelLocalAddress: SocketAddress? { context?.channel.localAddress }
     var channelRemoteAddress: SocketAddress? { context?.channel.remoteAddress }
@@ -49,6 +53,8 @@ final class HTTP2DownstreamHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        channelWritable = context.channel.isWritable
+        allocator = context.channel.allocator
         connections.opened(self, channel: context.channel, direction: listener.direction)
         var settings = NGHTTP2Session.Settings()
         settings.maxHeaderListSize = listener.limits.maxHeaderBytes
@@ -104,7 +110,8 @@ final class HTTP2DownstreamHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable {
+        channelWritable = context.channel.isWritable
+        if channelWritable {
             flush()
         } else {
             for stream in streams.values where stream.reportedWritable && stream.exchange != nil {
@@ -164,8 +171,8 @@ final class HTTP2DownstreamHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate
         repeat {
             needsFlush = false
             let output = session.writeOutput(
-                allocator: context.channel.allocator,
-                canWrite: { context.channel.isWritable || closing },
+                allocator: allocator,
+                canWrite: { channelWritable || closing },
                 write: { context.write(wrapOutboundOut($0), promise: nil) }
             )
             if output.failed { closing = true }
@@ -296,12 +303,12 @@ final class HTTP2DownstreamHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate
     }
 
     func sessionReceivedData(_ bytes: UnsafeRawBufferPointer, streamID: Int32) {
-        guard let context else { return }
+        guard context != nil else { return }
         guard let stream = streams[streamID] else {
             session?.consume(streamID: streamID, bytes: bytes.count)
             return
         }
-        stream.receivedData(context.channel.allocator.buffer(bytes: bytes))
+        stream.receivedData(allocator.buffer(bytes: bytes))
     }
 
     func sessionReceivedEndOfStream(streamID: Int32) {

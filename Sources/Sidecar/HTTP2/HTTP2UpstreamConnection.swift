@@ -73,7 +73,7 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, NGHTTP2SessionDelegat
     var isWritable: Bool {
         switch state {
         case .connecting: return true
-        case .ready, .goingAway: return context?.channel.isWritable ?? false
+        case .ready, .goingAway: return context != nil && channelWritable
         case .closed: return false
         }
     }
@@ -206,8 +206,8 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, NGHTTP2SessionDelegat
         repeat {
             needsFlush = false
             let output = session.writeOutput(
-                allocator: context.channel.allocator,
-                canWrite: { context.channel.isWritable },
+                allocator: allocator,
+                canWrite: { channelWritable },
                 write: { context.write(wrapOutboundOut($0), promise: nil) }
             )
             if output.failed { failed = true }
@@ -237,7 +237,14 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, NGHTTP2SessionDelegat
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        channelWritable = context.channel.isWritable
+        allocator = context.channel.allocator
     }
+
+    /// The channel's writability as of its last `channelWritabilityChanged`, and its allocator:
+    /// read per stream and per flush, where asking the channel costs a retain and release of it.
+    private var channelWritable = true
+    private var allocator = ByteBufferAllocator()
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
@@ -290,7 +297,8 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, NGHTTP2SessionDelegat
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable {
+        channelWritable = context.channel.isWritable
+        if channelWritable {
             flush()
         } else {
             for stream in streams.values where stream.reportedWritable && !stream.finished {
@@ -347,11 +355,11 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, NGHTTP2SessionDelegat
     }
 
     func sessionReceivedData(_ bytes: UnsafeRawBufferPointer, streamID: Int32) {
-        guard let stream = streams[streamID], let context else {
+        guard let stream = streams[streamID], context != nil else {
             session?.consume(streamID: streamID, bytes: bytes.count)
             return
         }
-        stream.receivedData(context.channel.allocator.buffer(bytes: bytes))
+        stream.receivedData(allocator.buffer(bytes: bytes))
     }
 
     func sessionReceivedEndOfStream(streamID: Int32) {
