@@ -48,6 +48,7 @@ final class HTTP2SessionTests: XCTestCase {
             let server = try NGHTTP2Session(role: .server, settings: .init())
             let serverEvents = Recorder()
             server.delegate = serverEvents
+            defer { withExtendedLifetime(serverEvents) {} }  // the session's delegate is unowned
             var fields = [(name: ":method", value: "GET"), (":scheme", "http"), (":authority", "svc"), (":path", "/"), ("user-agent", "test")]
             if let extra { fields.append(extra) }
             _ = try XCTUnwrap(client.submitRequest(HTTP2FieldList(fields), body: nil))
@@ -70,7 +71,9 @@ final class HTTP2SessionTests: XCTestCase {
         let clientEvents = Recorder()
         let serverEvents = Recorder()
         client.delegate = clientEvents
+        defer { withExtendedLifetime(clientEvents) {} }  // the session's delegate is unowned
         server.delegate = serverEvents
+        defer { withExtendedLifetime(serverEvents) {} }  // the session's delegate is unowned
 
         let requestBody = NGHTTP2OutboundBody()
         let fields = [(name: ":method", value: "POST"), (":scheme", "http"), (":authority", "svc"), (":path", "/x"), ("content-type", "application/grpc")]
@@ -115,8 +118,10 @@ final class HTTP2SessionTests: XCTestCase {
         let server = try NGHTTP2Session(role: .server, settings: .init())
         let serverEvents = Recorder()
         server.delegate = serverEvents
+        defer { withExtendedLifetime(serverEvents) {} }  // the session's delegate is unowned
         let clientEvents = Recorder()
         client.delegate = clientEvents
+        defer { withExtendedLifetime(clientEvents) {} }  // the session's delegate is unowned
         let body = NGHTTP2OutboundBody()
         let streamID = try XCTUnwrap(client.submitRequest([(":method", "POST"), (":scheme", "http"), (":authority", "svc"), (":path", "/")], body: body))
         body.append(ByteBuffer(repeating: 7, count: 1024 * 1024))
@@ -137,8 +142,10 @@ final class HTTP2SessionTests: XCTestCase {
         let server = try NGHTTP2Session(role: .server, settings: .init())
         let serverEvents = Recorder()
         server.delegate = serverEvents
+        defer { withExtendedLifetime(serverEvents) {} }  // the session's delegate is unowned
         let clientEvents = Recorder()
         client.delegate = clientEvents
+        defer { withExtendedLifetime(clientEvents) {} }  // the session's delegate is unowned
         let fields = [(name: ":method", value: "GET"), (":scheme", "http"), (":authority", "svc"), (":path", "/")]
         let first = try XCTUnwrap(client.submitRequest(HTTP2FieldList(fields), body: nil))
         let second = try XCTUnwrap(client.submitRequest(HTTP2FieldList(fields), body: nil))

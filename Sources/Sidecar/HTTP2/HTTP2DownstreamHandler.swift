@@ -31,6 +31,7 @@ final class HTTP2DownstreamHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate
     private var lastActivity = NIODeadline.now()
     private var idleTask: RepeatedTask?
     private var idleCheckTarget: RepeatedTaskTarget<HTTP2DownstreamHandler>?
+    private var drainTarget: RepeatedTaskTarget<HTTP2DownstreamHandler>?
 
     init(worker: WorkerContext, listener: ListenerContext, connections: ConnectionTracker, peerIdentity: String?) {
         self.worker = worker
@@ -363,10 +364,13 @@ final class HTTP2DownstreamHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate
         draining = true
         session.submitShutdownNotice()
         flush()
-        context.eventLoop.scheduleTask(in: .milliseconds(HTTP2Limits.drainGoAwayDelayMilliseconds)) { [weak self] in
-            guard let self, let session = self.session, !self.closing else { return }
+        // Through a weakly held stand-in, not this handler (see `RepeatedTaskTarget`).
+        let target = RepeatedTaskTarget(self)
+        drainTarget = target
+        context.eventLoop.scheduleTask(in: .milliseconds(HTTP2Limits.drainGoAwayDelayMilliseconds)) { [weak target] in
+            guard let handler = target?.owner, let session = handler.session, !handler.closing else { return }
             session.submitGoAway(errorCode: .noError)
-            self.flush()
+            handler.flush()
         }
     }
 

@@ -97,8 +97,10 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, NGHTTP2SessionDelegat
 
     /// The connection could not be established: every stream fails as a connect failure.
     func connectFailed(_ message: String) {
-        failAll(.connectFailed(message))
+        // Closed before the streams hear of it: an exchange that retries at once (a zero backoff)
+        // must not be handed a stream here again, which nothing would ever end.
         state = .closed
+        failAll(.connectFailed(message))
         reportClosed()
     }
 
@@ -248,8 +250,8 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, NGHTTP2SessionDelegat
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        state = .closed  // before the streams hear of it (see `connectFailed`)
         failAll(.reset(responseStarted: false))
-        state = .closed
         reportClosed()
     }
 
