@@ -794,4 +794,3 @@ def test_slow_reader_through_h2_mesh_holds_back_the_backend(mesh, start_sidecar)
             assert memory.growth < MAX_GROWTH_KIB, f"the {name} sidecar's anonymous RSS grew by {memory.growth} KiB"
     finally:
         backend.close()
-
