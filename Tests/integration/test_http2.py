@@ -750,7 +750,7 @@ def test_slow_reader_through_h2_mesh_holds_back_the_backend(mesh, start_sidecar)
     import os
 
     from harness import AnonPeak
-    from test_streaming import MAX_GROWTH_KIB, MiB, StreamingBackend, read_rest
+    from test_streaming import MAX_GROWTH_KIB, MiB, StreamingBackend, read_rest, read_slowly_then_stop
 
     size = 32 * MiB
     data = os.urandom(size)
@@ -768,23 +768,7 @@ def test_slow_reader_through_h2_mesh_holds_back_the_backend(mesh, start_sidecar)
             resp = conn.getresponse()
             assert resp.status == 200
             hasher = hashlib.sha256()
-            got = 0
-            until = time.monotonic() + 1.0
-            while time.monotonic() < until:
-                piece = resp.read(16 * 1024)
-                hasher.update(piece)
-                got += len(piece)
-                time.sleep(0.01)  # behaviour: the client reads slowly
-            last = [backend.sent, time.monotonic()]
-
-            def stalled():
-                now = time.monotonic()
-                if backend.sent != last[0]:
-                    last[:] = [backend.sent, now]
-                    return False
-                return now - last[1] >= 0.5
-
-            wait_until(stalled, timeout=15, interval=0.05, message="the app to be blocked by backpressure")
+            got = read_slowly_then_stop(resp, hasher, backend, seconds=1.0)
             assert backend.sent < size * 0.6, f"the app pushed {backend.sent / MiB:.1f} MiB while the client read {got / MiB:.1f} MiB"
             got += read_rest(resp, hasher)
             conn.close()

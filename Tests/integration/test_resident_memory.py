@@ -26,6 +26,17 @@ def code_mapping(pid):
     return rss, flags
 
 
+def requests_still_work(port):
+    """Twenty requests through the outbound listener on one connection, each answered 200."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    for _ in range(20):
+        conn.request("GET", "/", headers={"Host": "backend"})
+        response = conn.getresponse()
+        response.read()
+        assert response.status == 200
+    conn.close()
+
+
 def test_start_up_code_pages_are_let_go_and_requests_still_work(start_sidecar):
     backend = HTTPBackend()
     try:
@@ -36,12 +47,7 @@ def test_start_up_code_pages_are_let_go_and_requests_still_work(start_sidecar):
         # The binary is ~20 MiB of code; start-up alone faulted in more than 8 MiB of it before.
         assert rss < 8 * 1024, (rss, flags)
         # Requests still work: their code pages come back one by one as they run.
-        conn = http.client.HTTPConnection("127.0.0.1", sidecar.outbound_port(), timeout=10)
-        for _ in range(20):
-            conn.request("GET", "/", headers={"Host": "backend"})
-            response = conn.getresponse()
-            response.read()
-            assert response.status == 200
+        requests_still_work(sidecar.outbound_port())
     finally:
         backend.close()
 
@@ -84,11 +90,6 @@ def test_start_up_constant_data_in_the_writable_segment_is_let_go(start_sidecar)
         released = int(re.search(r"constant_data_kib=(\d+)", line).group(1))
         # Start-up faults in most of .rodata (64 KiB windows); at least half of it was let go.
         assert released * 1024 >= section[1] // 2, (released, section[1] // 1024, line)
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        for _ in range(20):
-            conn.request("GET", "/", headers={"Host": "backend"})
-            response = conn.getresponse()
-            response.read()
-            assert response.status == 200
+        requests_still_work(port)
     finally:
         backend.close()

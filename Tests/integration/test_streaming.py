@@ -143,6 +143,30 @@ def read_rest(resp, hasher):
         total += len(piece)
 
 
+def read_slowly_then_stop(resp, hasher, backend, seconds):
+    """A slow reader: 16 KiB every 10 ms for `seconds`, then no reading at all until `backend`
+    (a `StreamingBackend`) has sent nothing for 0.5 s, i.e. backpressure has blocked it. Returns
+    the bytes read (hashed into `hasher`)."""
+    got = 0
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        piece = resp.read(16 * 1024)
+        hasher.update(piece)
+        got += len(piece)
+        time.sleep(0.01)  # behaviour: the client reads slowly
+    last = [backend.sent, time.monotonic()]
+
+    def stalled():
+        now = time.monotonic()
+        if backend.sent != last[0]:
+            last[:] = [backend.sent, now]
+            return False
+        return now - last[1] >= 0.5
+
+    wait_until(stalled, timeout=15, interval=0.05, message="the backend to be blocked by backpressure")
+    return got
+
+
 def test_download_50mib_chunked_intact_with_bounded_memory(payload):
     data, digest = payload
     backend = StreamingBackend(data)
@@ -170,25 +194,7 @@ def test_slow_reader_backpressure_reaches_the_backend(payload):
         with AnonPeak(sidecar) as memory:
             conn, resp = open_download(sidecar, rcvbuf=64 * 1024)
             hasher = hashlib.sha256()
-            got = 0
-            # A slow reader: 16 KiB every 10 ms for 1.5 s.
-            until = time.monotonic() + 1.5
-            while time.monotonic() < until:
-                piece = resp.read(16 * 1024)
-                hasher.update(piece)
-                got += len(piece)
-                time.sleep(0.01)  # behaviour: the client reads slowly
-            # Then it stops reading: the backend must end up blocked well before the end of the body.
-            last = [backend.sent, time.monotonic()]
-
-            def stalled():
-                now = time.monotonic()
-                if backend.sent != last[0]:
-                    last[:] = [backend.sent, now]
-                    return False
-                return now - last[1] >= 0.5
-
-            wait_until(stalled, timeout=15, interval=0.05, message="the backend to be blocked by backpressure")
+            got = read_slowly_then_stop(resp, hasher, backend, seconds=1.5)
             assert backend.sent < SIZE * 0.6, f"backend pushed {backend.sent / MiB:.1f} MiB while the client read {got / MiB:.1f} MiB"
             assert memory.growth < MAX_GROWTH_KIB, f"anonymous RSS grew by {memory.growth} KiB while the client was slow"
             got += read_rest(resp, hasher)

@@ -36,9 +36,6 @@ enum HTTP2HeaderTranslation {
         if block.tooLarge { return .failure(.tooLarge) }
         if block.hasInvalidBytes { return .failure(.invalidFieldBytes) }
         var fields = block.takeFields()  // the only holder of its storage: edited in place
-        var problem: Problem?
-        var index = 0
-        var pseudoCount = 0
         var method: HTTPMethod?
         var methodIsEmpty = false
         var schemeIsEmpty: Bool?
@@ -46,40 +43,32 @@ enum HTTP2HeaderTranslation {
         var authorityIsEmpty = true
         var path: String?
         var cookieCount = 0
-        fields.forEachField { name, value in
-            defer { index += 1 }
-            guard problem == nil else { return }
-            if name.first == UInt8(ascii: ":") {
-                if pseudoCount != index {
-                    problem = .pseudoHeaderAfterRegular
-                    return
-                }
-                pseudoCount += 1
-                if name.equals(":method") {
-                    if method != nil || methodIsEmpty { problem = .duplicatePseudoHeader(":method"); return }
-                    if value.isEmpty { methodIsEmpty = true } else { method = HTTPMethod(bytes: value) }
-                } else if name.equals(":scheme") {
-                    if schemeIsEmpty != nil { problem = .duplicatePseudoHeader(":scheme"); return }
-                    schemeIsEmpty = value.isEmpty
-                } else if name.equals(":authority") {
-                    if authorityIndex != nil { problem = .duplicatePseudoHeader(":authority"); return }
-                    authorityIndex = index
-                    authorityIsEmpty = value.isEmpty
-                } else if name.equals(":path") {
-                    if path != nil { problem = .duplicatePseudoHeader(":path"); return }
-                    path = String(decoding: value, as: UTF8.self)
-                } else {
-                    problem = .unknownPseudoHeader(String(decoding: name, as: UTF8.self))
-                }
-                return
+        let walked = walk(fields) { name, value, index in
+            if name.equals(":method") {
+                if method != nil || methodIsEmpty { return .duplicatePseudoHeader(":method") }
+                if value.isEmpty { methodIsEmpty = true } else { method = HTTPMethod(bytes: value) }
+            } else if name.equals(":scheme") {
+                if schemeIsEmpty != nil { return .duplicatePseudoHeader(":scheme") }
+                schemeIsEmpty = value.isEmpty
+            } else if name.equals(":authority") {
+                if authorityIndex != nil { return .duplicatePseudoHeader(":authority") }
+                authorityIndex = index
+                authorityIsEmpty = value.isEmpty
+            } else if name.equals(":path") {
+                if path != nil { return .duplicatePseudoHeader(":path") }
+                path = String(decoding: value, as: UTF8.self)
+            } else {
+                return .unknownPseudoHeader(String(decoding: name, as: UTF8.self))
             }
-            if let found = check(name: name, value: value) {
-                problem = found
-                return
-            }
+            return nil
+        } regular: { name, _ in
             if name.count == 6, name.equalsIgnoringASCIICase("cookie") { cookieCount += 1 }
         }
-        if let problem { return .failure(problem) }
+        let pseudoCount: Int
+        switch walked {
+        case .failure(let problem): return .failure(problem)
+        case .success(let count): pseudoCount = count
+        }
         guard let method else { return .failure(.missingPseudoHeader(":method")) }
         if method != .CONNECT {
             guard schemeIsEmpty == false else { return .failure(.missingPseudoHeader(":scheme")) }
@@ -119,34 +108,21 @@ enum HTTP2HeaderTranslation {
         if block.tooLarge { return .failure(.tooLarge) }
         if block.hasInvalidBytes { return .failure(.invalidFieldBytes) }
         var fields = block.takeFields()  // the only holder of its storage: edited in place
-        var problem: Problem?
-        var index = 0
-        var pseudoCount = 0
         var status: Int?
-        fields.forEachField { name, value in
-            defer { index += 1 }
-            guard problem == nil else { return }
-            if name.first == UInt8(ascii: ":") {
-                if pseudoCount != index {
-                    problem = .pseudoHeaderAfterRegular
-                    return
-                }
-                pseudoCount += 1
-                guard name.equals(":status") else {
-                    problem = .unknownPseudoHeader(String(decoding: name, as: UTF8.self))
-                    return
-                }
-                if status != nil { problem = .duplicatePseudoHeader(":status"); return }
-                guard value.count == 3, value.allSatisfy({ $0 &- UInt8(ascii: "0") < 10 }), value[0] != UInt8(ascii: "0") else {
-                    problem = .invalidStatus
-                    return
-                }
-                status = Int(value[0] &- 48) * 100 + Int(value[1] &- 48) * 10 + Int(value[2] &- 48)
-                return
+        let walked = walk(fields) { name, value, _ in
+            guard name.equals(":status") else { return .unknownPseudoHeader(String(decoding: name, as: UTF8.self)) }
+            if status != nil { return .duplicatePseudoHeader(":status") }
+            guard value.count == 3, value.allSatisfy({ $0 &- UInt8(ascii: "0") < 10 }), value[0] != UInt8(ascii: "0") else {
+                return .invalidStatus
             }
-            if let found = check(name: name, value: value) { problem = found }
+            status = Int(value[0] &- 48) * 100 + Int(value[1] &- 48) * 10 + Int(value[2] &- 48)
+            return nil
         }
-        if let problem { return .failure(problem) }
+        let pseudoCount: Int
+        switch walked {
+        case .failure(let problem): return .failure(problem)
+        case .success(let count): pseudoCount = count
+        }
         guard let status else { return .failure(.missingPseudoHeader(":status")) }
         fields.removeFirst(pseudoCount)
         return .success(ProxyResponseHead(status: HTTPResponseStatus(statusCode: status), fields: fields))
@@ -156,17 +132,42 @@ enum HTTP2HeaderTranslation {
     static func trailers(from block: HTTP2HeaderBlock) -> Result<HTTPHeaders, Problem> {
         if block.tooLarge { return .failure(.tooLarge) }
         if block.hasInvalidBytes { return .failure(.invalidFieldBytes) }
+        if case .failure(let problem) = walk(block.fields, pseudo: { _, _, _ in .pseudoHeaderInTrailers }) { return .failure(problem) }
+        return .success(block.fields.headers)
+    }
+
+    /// Walks a block's fields in order: the pseudo-headers, which must all come first, go to
+    /// `pseudo` (with their index; it returns a problem to stop), every other field is checked
+    /// (`check`) and goes to `regular`. Returns how many pseudo-headers there were, or the first
+    /// problem found.
+    private static func walk(
+        _ fields: HTTPFieldBlock,
+        pseudo: (_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, _ index: Int) -> Problem?,
+        regular: (_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) -> Void = { _, _ in }
+    ) -> Result<Int, Problem> {
         var problem: Problem?
-        block.fields.forEachField { name, value in
+        var index = 0
+        var pseudoCount = 0
+        fields.forEachField { name, value in
+            defer { index += 1 }
             guard problem == nil else { return }
             if name.first == UInt8(ascii: ":") {
-                problem = .pseudoHeaderInTrailers
-            } else if let found = check(name: name, value: value) {
-                problem = found
+                if pseudoCount != index {
+                    problem = .pseudoHeaderAfterRegular
+                    return
+                }
+                pseudoCount += 1
+                problem = pseudo(name, value, index)
+                return
             }
+            if let found = check(name: name, value: value) {
+                problem = found
+                return
+            }
+            regular(name, value)
         }
         if let problem { return .failure(problem) }
-        return .success(block.fields.headers)
+        return .success(pseudoCount)
     }
 
     /// RFC 9113 section 8.2: names in lower case, no connection-specific fields, `TE` only as
