@@ -181,16 +181,23 @@ struct HTTPFieldBlock {
     /// equal to CR or LF once xor-ed with them, exactly when `(x - 0x01…) & ~x & 0x80…` is non-zero.
     static func containsLineBreakOrNUL(_ bytes: UnsafeRawBufferPointer) -> Bool {
         let count = bytes.count
-        guard count >= 8, let base = bytes.baseAddress else {
-            return bytes.contains { $0 == 0 || $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: "\n") }
+        guard count > 0, let base = bytes.baseAddress else { return false }
+        @inline(__always) func hasLineBreakOrNUL(_ word: UInt64) -> Bool {
+            @inline(__always) func hasZeroByte(_ x: UInt64) -> Bool {
+                (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080 != 0
+            }
+            return hasZeroByte(word) || hasZeroByte(word ^ 0x0D0D_0D0D_0D0D_0D0D) || hasZeroByte(word ^ 0x0A0A_0A0A_0A0A_0A0A)
         }
-        @inline(__always) func hasZeroByte(_ x: UInt64) -> Bool {
-            (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080 != 0
+        guard count >= 8 else {
+            for index in 0..<count {
+                let byte = base.load(fromByteOffset: index, as: UInt8.self)
+                if byte == 0 || byte == UInt8(ascii: "\r") || byte == UInt8(ascii: "\n") { return true }
+            }
+            return false
         }
         var index = 0
         while true {
-            let word = base.loadUnaligned(fromByteOffset: index, as: UInt64.self)
-            if hasZeroByte(word) || hasZeroByte(word ^ 0x0D0D_0D0D_0D0D_0D0D) || hasZeroByte(word ^ 0x0A0A_0A0A_0A0A_0A0A) { return true }
+            if hasLineBreakOrNUL(base.loadUnaligned(fromByteOffset: index, as: UInt64.self)) { return true }
             if index + 8 == count { return false }
             index = Swift.min(index + 8, count - 8)
         }

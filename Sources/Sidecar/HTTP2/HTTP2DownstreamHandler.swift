@@ -224,7 +224,7 @@ final class HTTP2DownstreamHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate
     }
 
     func bodyQueued(_ stream: HTTP2DownstreamStream) {
-        session?.resumeData(streamID: stream.streamID)
+        session?.resumeData(streamID: stream.streamID, body: stream.responseBody)
         if stream.reportedWritable, !stream.isWritable {
             stream.reportedWritable = false
             blockedStreams.append(stream)

@@ -139,7 +139,7 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, NGHTTP2SessionDelegat
     }
 
     func bodyQueued(_ stream: HTTP2UpstreamStream) {
-        session?.resumeData(streamID: stream.streamID)
+        session?.resumeData(streamID: stream.streamID, body: stream.requestBody)
         if stream.reportedWritable, !stream.isWritable {
             stream.reportedWritable = false
             blockedStreams.append(stream)

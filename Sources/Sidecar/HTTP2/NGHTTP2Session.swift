@@ -214,9 +214,11 @@ final class NGHTTP2Session {
         return true
     }
 
-    /// Tells nghttp2 that a deferred stream's body has data (or its end) again.
-    func resumeData(streamID: Int32) {
-        guard let session, let body = bodies[streamID], body.deferred else { return }
+    /// Tells nghttp2 that a deferred stream's body (the one submitted with the stream) has data,
+    /// or its end, again. Nothing to do, and no lookup, while nghttp2 has not been told "deferred";
+    /// for a stream nghttp2 has closed meanwhile, the resume is refused and changes nothing.
+    func resumeData(streamID: Int32, body: NGHTTP2OutboundBody) {
+        guard let session, body.deferred else { return }
         body.deferred = false
         nghttp2_session_resume_data(session, streamID)
     }
