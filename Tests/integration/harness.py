@@ -215,12 +215,14 @@ class HTTPBackend:
     """A threaded HTTP/1.1 keep-alive server on a free loopback port.
 
     `handler(request)` receives a dict (method, path, headers, body) and returns
-    (status, headers_dict, body_bytes); default: 200 with a JSON echo."""
+    (status, headers_dict, body_bytes); default: 200 with a JSON echo. With `ssl_context` it
+    serves over TLS, and `alpn` lists what each connection negotiated."""
 
-    def __init__(self, handler=None, name="backend"):
+    def __init__(self, handler=None, name="backend", ssl_context=None):
         self.name = name
         self.requests = []
         self.connections = 0
+        self.alpn = []
         self._lock = threading.Lock()
         backend = self
 
@@ -234,6 +236,8 @@ class HTTPBackend:
                 self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 with backend._lock:
                     backend.connections += 1
+                    if ssl_context is not None:
+                        backend.alpn.append(self.connection.selected_alpn_protocol())
 
             def log_message(self, *args):
                 pass
@@ -281,6 +285,8 @@ class HTTPBackend:
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _handle
 
         self.server = _ThreadingServer(("127.0.0.1", 0), Handler)
+        if ssl_context is not None:
+            self.server.socket = ssl_context.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
         self.address = f"127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

@@ -3,9 +3,11 @@ and h2 over mTLS by ALPN), h2load through a two-sidecar mTLS h2 mesh, grpcio una
 server-streaming calls (metadata, trailers, retries on grpc-status, deadlines), and floods with
 the `h2` library (rapid reset, empty DATA) that cost the offender its connection only."""
 
+import http.client
 import json
 import re
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -214,6 +216,171 @@ def test_http1_caller_through_h2_mesh_gets_trailers_as_chunked(mesh, start_sidec
         assert json.loads(rest)["body_len"] == 11
     finally:
         backend.close()
+
+
+def echo_handler(gate=None):
+    """The default echo, with requests to `/held...` kept until `gate` is set."""
+
+    def handler(request):
+        if gate is not None and request["path"].startswith("/held"):
+            gate.wait(10)
+        body = json.dumps({"path": request["path"], "headers": request["headers"], "body_len": len(request["body"])})
+        return 200, {"content-type": "application/json"}, body.encode()
+
+    return handler
+
+
+def http1_post(port, path, body, headers=None):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+    try:
+        connection.request("POST", path, body=body, headers={"Host": "payments", **(headers or {})})
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def test_auto_cluster_multiplexes_the_mesh_hop_and_the_app_still_gets_http1(mesh, start_sidecar):
+    """`protocol: auto` towards another sidecar: the inbound picks `h2` by ALPN, so concurrent
+    HTTP/1.1 callers share one mTLS connection per event loop instead of one each; the inbound's
+    `auto` app is called in the caller's protocol (HTTP/1.1 from the first request, no HTTP/2
+    preface tried on it) and never sees `x-sidecar-orig-proto`."""
+    gate = threading.Event()
+    backend = HTTPBackend(echo_handler(gate))
+    try:
+        client, server = mesh_pair(mesh, start_sidecar, backend.address, cluster_protocol="auto", inbound_protocol="auto")
+        port = client.outbound_port()
+        # A caller's own x-sidecar-orig-proto is not passed on.
+        status, body = http1_post(port, "/first", b"a" * 1000, {"x-sidecar-orig-proto": "HTTP/2"})
+        assert status == 200, body
+        echo = json.loads(body)
+        assert echo["body_len"] == 1000 and echo["headers"]["x-sidecar-attempt"] == "1"
+        assert "x-sidecar-orig-proto" not in echo["headers"]
+        # The app was called over HTTP/1.1 straight away: one connection, no preface probe.
+        assert backend.connections == 1
+
+        with futures.ThreadPoolExecutor(12) as pool:
+            calls = [pool.submit(http1_post, port, f"/held{i}", b"b" * 100) for i in range(12)]
+            wait_until(lambda: len(backend.requests) == 13, timeout=15, message="12 requests held at the app")
+            gate.set()
+            results = [call.result(timeout=20) for call in calls]
+        assert [status for status, _ in results] == [200] * 12
+        for request in backend.requests:
+            assert "x-sidecar-orig-proto" not in request["headers"]
+            assert request["headers"]["x-sidecar-attempt"] == "1"
+        # 12 requests in flight at once over at most one connection per outbound event loop (an
+        # HTTP/1.1 pool would have needed 12).
+        handshakes = metric(scrape(server), "sidecar_tls_handshakes_total", direction="inbound", result="success")
+        assert 1 <= handshakes <= 2, handshakes
+    finally:
+        gate.set()
+        backend.close()
+
+
+def http1_only_mtls_backend(mesh):
+    """An mTLS HTTP/1.1 server that is not a sidecar: it offers only `http/1.1` by ALPN."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(mesh.cert("payments"), mesh.key("payments"))
+    context.load_verify_locations(mesh.ca)
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.set_alpn_protocols(["http/1.1"])
+    return HTTPBackend(echo_handler(), ssl_context=context)
+
+
+def auto_cluster_client(mesh, start_sidecar, address, **cluster_settings):
+    return start_sidecar(
+        {
+            "service": "orders",
+            "identity": mesh.identity("orders"),
+            "admin": {"listen": "127.0.0.1:0"},
+            "outbound": [{"name": "egress", "listen": "127.0.0.1:0", "routes": [{"cluster": "payments"}]}],
+            "clusters": [
+                {
+                    "name": "payments",
+                    "protocol": "auto",
+                    "tls": {"mode": "mutual", "serverName": "payments"},
+                    "endpoints": [{"address": address}],
+                    **cluster_settings,
+                }
+            ],
+        }
+    )
+
+
+def assert_echo(result, body_len):
+    status, body = result
+    assert status == 200, body
+    echo = json.loads(body)
+    assert echo["body_len"] == body_len and echo["headers"]["x-sidecar-attempt"] == "1"
+    assert "x-sidecar-orig-proto" not in echo["headers"]
+
+
+def test_auto_cluster_speaks_http1_to_an_endpoint_that_picks_it(mesh, start_sidecar):
+    """`protocol: auto` towards an mTLS server that is not a sidecar and only offers `http/1.1`:
+    the requests that waited for the first connection (bodies included) go over HTTP/1.1 as
+    their first attempt, and every connection negotiated HTTP/1.1."""
+    backend = http1_only_mtls_backend(mesh)
+    try:
+        port = auto_cluster_client(mesh, start_sidecar, backend.address).outbound_port()
+        with futures.ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(lambda i: http1_post(port, f"/first{i}", b"c" * 5000), range(4)))
+        for result in results:
+            assert_echo(result, 5000)
+        assert_echo(http1_post(port, "/again", b"d"), 1)
+        assert len(backend.requests) == 5
+        assert backend.alpn and set(backend.alpn) == {"http/1.1"}, backend.alpn
+    finally:
+        backend.close()
+
+
+def test_auto_cluster_keeps_a_large_body_back_until_the_endpoint_has_picked(mesh, start_sidecar):
+    """A body larger than `maxBufferedBody` on the first request to an endpoint: it waits in the
+    sidecar (the caller is paused) until the endpoint's ALPN pick is known, so that it can still
+    go over HTTP/1.1 whole."""
+    backend = http1_only_mtls_backend(mesh)
+    try:
+        port = auto_cluster_client(mesh, start_sidecar, backend.address, retries={"maxRetries": 0}).outbound_port()
+        assert_echo(http1_post(port, "/big", b"e" * 300_000), 300_000)
+    finally:
+        backend.close()
+
+
+def test_auto_cluster_falls_back_within_one_connection_slot(mesh, start_sidecar):
+    """With `maxConnections: 1`, the refused HTTP/2 connection gives its slot back before its
+    requests go over HTTP/1.1: no `upstream_overflow`."""
+    backend = http1_only_mtls_backend(mesh)
+    try:
+        client = auto_cluster_client(
+            mesh, start_sidecar, backend.address, circuitBreaker={"maxConnections": 1}, retries={"maxRetries": 0}
+        )
+        # One caller connection: its requests stay on one event loop (a second loop would need a
+        # connection of its own, which the limit of one does not leave).
+        connection = http.client.HTTPConnection("127.0.0.1", client.outbound_port(), timeout=15)
+        try:
+            for index in range(3):
+                connection.request("POST", f"/one{index}", body=b"f" * 10, headers={"Host": "payments"})
+                response = connection.getresponse()
+                assert_echo((response.status, response.read()), 10)
+        finally:
+            connection.close()
+        assert len(backend.requests) == 3
+    finally:
+        backend.close()
+
+
+def test_auto_cluster_needs_tls(start_sidecar):
+    config = basic_config("127.0.0.1:9")
+    config["clusters"][0]["protocol"] = "auto"
+    sidecar = start_sidecar(config, expect_start=False)
+    assert sidecar.proc.wait(timeout=20) == 1
+    assert "protocol: auto negotiates by TLS ALPN and needs tls.mode: mutual" in sidecar.stderr_text()
+
+
+def test_caller_orig_proto_header_is_not_passed_on(backend, start_sidecar):
+    sidecar = start_sidecar(basic_config(backend.address))
+    status, body = http1_post(sidecar.outbound_port(), "/plain", b"g", {"X-Sidecar-Orig-Proto": "HTTP/1.1"})
+    assert status == 200
+    assert "x-sidecar-orig-proto" not in json.loads(body)["headers"]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ def start(ctx, tracing=None, mesh_h2=False):
         port=port, inbound_port=inbound_port, backend_port=ctx.backend_port, ca=c.ca,
         client_cert=c.cert("client"), client_key=c.key("client"), server_cert=c.cert("server"),
         server_key=c.key("server"), client_id=c.client_id, server_id=c.server_id,
-        mesh_protocol="http2" if mesh_h2 else "http1",
+        mesh_protocol="auto" if mesh_h2 else "http1",
     )
     inst = Instance(name=name, port=port, h2c_port=port, inbound_port=inbound_port)
     for role, listen in (("inbound", inbound_port), ("outbound", port)):

@@ -259,6 +259,11 @@ struct ConfigValidator {
                 if c.tls.serverName != nil {
                     report("\(path).tls.serverName", "has no effect with tls.mode: disabled")
                 }
+                if c.protocol == .auto {
+                    // Refused, as Envoy refuses `auto_config` without ALPN, rather than silently
+                    // meaning HTTP/1.1.
+                    report("\(path).protocol", "auto negotiates by TLS ALPN and needs tls.mode: mutual; use http1 or http2 (h2c) without TLS")
+                }
             }
             var seen: [String: Int] = [:]
             for (j, e) in c.endpoints.enumerated() {

@@ -129,9 +129,15 @@ public struct OutboundListenerConfig: Sendable, Equatable {
     }
 }
 
+/// How a cluster speaks to its endpoints.
 public enum UpstreamProtocol: String, Sendable, Equatable, CaseIterable {
+    /// A pool of HTTP/1.1 connections.
     case http1
+    /// HTTP/2, requests multiplexed on shared connections (h2 over mTLS, or h2c prior knowledge).
     case http2
+    /// Negotiated per endpoint by TLS ALPN (`h2`, `http/1.1`): HTTP/2 where the endpoint picks
+    /// it (another sidecar does), else HTTP/1.1. Needs `tls.mode: mutual`.
+    case auto
 }
 
 public enum ClusterTLSMode: String, Sendable, Equatable, CaseIterable {

@@ -117,7 +117,7 @@ final class DemoMesh: Sendable {
             return """
                 # The frontend's sidecar. The demo's traffic driver is the frontend app: it calls
                 # http://127.0.0.1:\(member.listenPort) with Host: payments or Host: ledger. This sidecar
-                # originates mTLS to the payments replicas (HTTP/1.1) and to ledger (HTTP/2), checks
+                # originates mTLS to the payments replicas (HTTP/1.1) and to ledger (HTTP/2, picked by ALPN), checks
                 # their SPIFFE IDs, retries, ejects outliers and balances by least requests (the slow replica holds its requests longer, so it gets fewer).
                 # The demo's control plane replaces the payments endpoint list over the admin API.
                 service: frontend
@@ -151,7 +151,7 @@ final class DemoMesh: Sendable {
                       budget: { ratio: 0.2, minRetriesPerSecond: 5 }
                     outlierDetection: { consecutive5xx: 3, consecutiveGatewayErrors: 3, interval: 1s, baseEjectionTime: 2s, maxEjectionPercent: 34 }
                   - name: ledger
-                    protocol: http2
+                    protocol: auto
                     tls:
                       mode: mutual
                       serverName: ledger
@@ -165,7 +165,7 @@ final class DemoMesh: Sendable {
                 """
         }
         let role = member.service == "ledger"
-            ? "speaks HTTP/2 with the frontend's sidecar and HTTP/1.1 with its app"
+            ? "picks HTTP/2 by ALPN with the frontend's sidecar, and calls its app over HTTP/1.1"
             : "one of \(Self.replicaCount) payments replicas"
         return """
             # \(member.name)'s inbound sidecar (\(role)): terminates mTLS on

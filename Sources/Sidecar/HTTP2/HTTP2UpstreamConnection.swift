@@ -47,8 +47,18 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, NGHTTP2SessionDelegat
     private var flushing = false
     private var needsFlush = false
 
-    init(eventLoop: EventLoop, owner: LoopEndpoint?, secure: Bool, onClose: @escaping (HTTP2UpstreamConnection) -> Void) {
+    /// A `protocol: auto` connection: whether the endpoint speaks HTTP/2 is known only once the
+    /// TLS handshake's ALPN pick is (`activate()` or `refuse(_:)`). Until then its streams are
+    /// not writable, so their request bodies wait in their exchanges, within `maxBufferedBody`,
+    /// and can still go over HTTP/1.1.
+    private let negotiatesProtocol: Bool
+
+    init(
+        eventLoop: EventLoop, owner: LoopEndpoint?, secure: Bool, negotiatesProtocol: Bool = false,
+        onClose: @escaping (HTTP2UpstreamConnection) -> Void
+    ) {
         self.eventLoop = eventLoop
+        self.negotiatesProtocol = negotiatesProtocol
         self.owner = owner
         self.scheme = secure ? "https" : "http"
         self.onClose = onClose
@@ -72,7 +82,7 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, NGHTTP2SessionDelegat
     var isIdle: Bool { activeStreams == 0 }
     var isWritable: Bool {
         switch state {
-        case .connecting: return true
+        case .connecting: return !negotiatesProtocol
         case .ready, .goingAway: return context != nil && channelWritable
         case .closed: return false
         }
@@ -93,15 +103,36 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, NGHTTP2SessionDelegat
         guard case .connecting = state else { return }
         state = .ready
         flush()
+        if negotiatesProtocol {
+            // Its streams were not writable while the protocol was unknown: they are now.
+            for stream in Array(streams.values) where !stream.finished {
+                stream.reportedWritable = true
+                stream.delegate?.upstreamWritabilityChanged()
+            }
+        }
     }
 
     /// The connection could not be established: every stream fails as a connect failure.
     func connectFailed(_ message: String) {
-        // Closed before the streams hear of it: an exchange that retries at once (a zero backoff)
-        // must not be handed a stream here again, which nothing would ever end.
+        closeAndFailAll(.connectFailed(message))
+    }
+
+    /// Connected, but the server picked another protocol than HTTP/2 by ALPN: closes without
+    /// having sent anything, and every stream fails with `http2NotSpoken` (its exchange goes
+    /// over HTTP/1.1 instead).
+    func refuse(_ message: String) {
+        let channelContext = context
+        closeAndFailAll(.http2NotSpoken(message))
+        channelContext?.close(promise: nil)
+    }
+
+    /// Closed, and out of the pool, before the streams hear of it: an exchange that retries or
+    /// falls back at once must not be handed a stream here again (which nothing would ever end),
+    /// and must find the connection's circuit-breaker slot already given back.
+    private func closeAndFailAll(_ failure: UpstreamFailure?) {
         state = .closed
-        failAll(.connectFailed(message))
         reportClosed()
+        failAll(failure)
     }
 
     /// Ends the connection gracefully: GOAWAY now, close once idle (drain, idle timeout, endpoint removed).
@@ -250,15 +281,14 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, NGHTTP2SessionDelegat
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
-        state = .closed  // before the streams hear of it (see `connectFailed`)
-        failAll(.reset(responseStarted: false))
-        reportClosed()
+        closeAndFailAll(.reset(responseStarted: false))
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard let session else { return }
         let buffer = unwrapInboundIn(data)
-        if !receivedAnything, buffer.readableBytes >= 4 {
+        // (Over a negotiated connection the server's ALPN pick already said it speaks HTTP/2.)
+        if !receivedAnything, !negotiatesProtocol, buffer.readableBytes >= 4 {
             // An HTTP/2 server's first frame is SETTINGS (type 0x4 in the fourth byte).
             receivedAnything = true
             if buffer.getInteger(at: buffer.readerIndex + 3, as: UInt8.self) != 0x4 {
@@ -319,13 +349,11 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, NGHTTP2SessionDelegat
     func channelInactive(context: ChannelHandlerContext) {
         let wasConnecting: Bool
         if case .connecting = state { wasConnecting = true } else { wasConnecting = false }
-        state = .closed
         if peerNotHTTP2 {
-            failAll(.connectFailed("the endpoint did not answer the HTTP/2 preface with SETTINGS"))
+            closeAndFailAll(.http2NotSpoken("the endpoint did not answer the HTTP/2 preface with SETTINGS"))
         } else {
-            failAll(wasConnecting ? .connectFailed("connection closed before HTTP/2 was ready") : nil)
+            closeAndFailAll(wasConnecting ? .connectFailed("connection closed before HTTP/2 was ready") : nil)
         }
-        reportClosed()
         context.fireChannelInactive()
     }
 

@@ -11,6 +11,8 @@ final class IdentitySnapshot: Sendable {
     let clientHTTP1: TLSContext
     /// Originates mTLS to `protocol: http2` clusters (ALPN `h2`).
     let clientHTTP2: TLSContext
+    /// Originates mTLS to `protocol: auto` clusters (ALPN `h2`, `http/1.1`: the server picks).
+    let clientNegotiated: TLSContext
 
     /// The workload's SPIFFE ID as text, made once: every inbound request with a verified caller
     /// reads it for `x-forwarded-client-cert` (formatting it each time was ~1.4k instructions).
@@ -23,5 +25,6 @@ final class IdentitySnapshot: Sendable {
         self.admin = try TLSContext.server(identity: identity, requireClientCertificate: true, alpn: ["http/1.1"])
         self.clientHTTP1 = try TLSContext.client(identity: identity, alpn: ["http/1.1"])
         self.clientHTTP2 = try TLSContext.client(identity: identity, alpn: ["h2"])
+        self.clientNegotiated = try TLSContext.client(identity: identity, alpn: ["h2", "http/1.1"])
     }
 }

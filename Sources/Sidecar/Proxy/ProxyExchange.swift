@@ -17,8 +17,13 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
     private var upstreamHead: ProxyRequestHead
     private let requestHasBody: Bool
     private let isGRPC: Bool
-    /// The caller speaks HTTP/2 (an `auto` local app is then called over HTTP/2 too).
-    private let downstreamIsHTTP2: Bool
+    /// The request's original caller spoke HTTP/2: it came over HTTP/2, and (on an inbound
+    /// listener) no `x-sidecar-orig-proto` says that a sidecar upgraded it from HTTP/1.x. An
+    /// `auto` local app is then called over HTTP/2 too.
+    private let callerIsHTTP2: Bool
+    /// `x-sidecar-orig-proto` is in `upstreamHead` (an outbound attempt over HTTP/2 for an
+    /// HTTP/1.x caller adds it once).
+    private var originalProtocolAdded = false
     /// When the caller sent `grpc-timeout`: the request's deadline, passed on as the time left.
     private var grpcDeadline: NIODeadline?
     /// Where the request's id comes from: the caller's `x-request-id` (then read from the head
@@ -137,6 +142,8 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
         var requestIDIsEmpty = false
         var sawContentType = false
         var isGRPC = false
+        var hasOriginalProtocol = false
+        var originalProtocolIsHTTP1 = false
         head.fields.forEachField { name, value in
             switch name.count {
             case 6 where name.equalsIgnoringASCIICase("expect"):
@@ -151,6 +158,9 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
                 hasAttempt = true
             case 23 where name.equalsIgnoringASCIICase("x-forwarded-client-cert"):
                 hasClientCert = true
+            case 20 where OriginalProtocolHeader.isName(name):
+                hasOriginalProtocol = true
+                originalProtocolIsHTTP1 = OriginalProtocolHeader.saysHTTP1(value)
             default:
                 return
             }
@@ -174,7 +184,10 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
                 forwardedClientCertPending = peer.forwardedClientCert(own: own)  // added with the attempt header
             }
         }
-        downstreamIsHTTP2 = head.version.major == 2
+        // Each hop that upgrades adds its own; a caller's is never passed on, and only a mesh
+        // peer's (a verified mTLS caller of an inbound listener) is believed.
+        if hasOriginalProtocol { head.fields.remove(name: OriginalProtocolHeader.name) }
+        callerIsHTTP2 = head.version.major == 2 && !(originalProtocolIsHTTP1 && listener.direction == .inbound && peer != nil)
         head.version = .http1_1
         if let tracer = worker.tracer {
             trace = ExchangeTrace(headers: head.fields, tracer: tracer, direction: listener.direction, startTime: startTime)
@@ -218,11 +231,6 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
         lowestRetriableStatus = cluster.lowestRetriableStatus
         maxBufferedBody = cluster.maxBufferedBody
         bodyReplayable = maxRetries > 0
-        if cluster.cluster.followsCallerProtocol, downstreamIsHTTP2, cluster.endpoints.contains(where: { $0.speaksHTTP2 == nil }) {
-            // `auto` towards an app not yet known to speak HTTP/2: keep the body (within
-            // `maxBufferedBody`) so that the request can go again over HTTP/1.1 if it does not.
-            bodyReplayable = true
-        }
         detectsOutliers = !cluster.cluster.isLocalApp
 
         guard cluster.cluster.circuitBreaker.tryAcquire(.requests) else {
@@ -321,10 +329,16 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
         if perTry > .zero, listener.direction == .outbound {
             perTryTimer = arm(perTryTimer, .perTry, in: perTry)
         }
-        attemptUsesHTTP2 =
-            cluster.cluster.followsCallerProtocol
-            ? downstreamIsHTTP2 && loopEndpoint.speaksHTTP2 != false
-            : cluster.cluster.config.protocol == .http2
+        let versionChoice = cluster.cluster.versionChoice
+        if versionChoice == .negotiated, loopEndpoint.speaksHTTP2 == false {
+            loopEndpoint.recheckProtocolIfDue(now: attemptStart)
+        }
+        attemptUsesHTTP2 = versionChoice.usesHTTP2(to: loopEndpoint, callerIsHTTP2: callerIsHTTP2)
+        if attemptUsesHTTP2, attempt == 1, loopEndpoint.speaksHTTP2 == nil, versionChoice.fallsBackToHTTP1 {
+            // `auto` towards an endpoint not yet known to speak HTTP/2: keep the body (within
+            // `maxBufferedBody`) so that the request can go again over HTTP/1.1 if it does not.
+            bodyReplayable = true
+        }
         if attemptUsesHTTP2 {
             startHTTP2Attempt(cluster: cluster, loopEndpoint: loopEndpoint)
             return
@@ -423,6 +437,16 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
         } else {
             upstreamHead.fields.replaceOrAdd(name: "x-sidecar-attempt", value: String(attempt))
         }
+        if attemptUsesHTTP2, !callerIsHTTP2, !originalProtocolAdded, listener.direction == .outbound {
+            // The mesh hop is HTTP/2 for an HTTP/1.x caller: the inbound sidecar calls an `auto`
+            // app in the caller's protocol, not the hop's.
+            originalProtocolAdded = true
+            upstreamHead.fields.append(name: OriginalProtocolHeader.name, value: OriginalProtocolHeader.http1)
+        } else if originalProtocolAdded, !attemptUsesHTTP2 {
+            // An earlier attempt went over HTTP/2 (e.g. to an endpoint that then picked HTTP/1.1).
+            originalProtocolAdded = false
+            upstreamHead.fields.remove(name: OriginalProtocolHeader.name)
+        }
         if let grpcDeadline {
             upstreamHead.fields.replaceOrAdd(name: "grpc-timeout", value: GRPCTimeout.format(grpcDeadline - .now()))
         }
@@ -519,19 +543,22 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
         endAttempt()
     }
 
+    /// `auto`: the endpoint picked HTTP/1.1 by ALPN, or the app answered the HTTP/2 preface in
+    /// HTTP/1.1 (it is now noted as not speaking HTTP/2). Nothing was processed: the same attempt
+    /// goes again over HTTP/1.1 — not a retry, and not a failure of the endpoint. A retry keeps
+    /// the retry slot it holds.
+    private func startAttemptAgainOverHTTP1() {
+        let heldRetrySlot = holdsRetrySlot
+        holdsRetrySlot = false
+        cancelUpstream()
+        holdsRetrySlot = heldRetrySlot
+        attempt -= 1
+        startAttempt(avoid: nil)
+    }
+
     /// An attempt ended without a usable response: retry it, or answer with the matching flag.
     private func attemptFailed(_ outcome: AttemptOutcome) {
         guard !finished, !responseStarted else { return }
-        if outcome == .connectFailure, attemptUsesHTTP2, cluster?.cluster.followsCallerProtocol == true,
-            upstreamEndpoint?.speaksHTTP2 == false, bodyReplayable
-        {
-            // `auto`: the app answered the HTTP/2 preface in HTTP/1.1. Nothing was processed; the
-            // same attempt goes again over HTTP/1.1 (not a retry).
-            cancelUpstream()
-            attempt -= 1
-            startAttempt(avoid: nil)
-            return
-        }
         trace?.attemptFailed(outcome)
         let failedEndpoint = upstreamEndpoint?.endpoint
         if outcome != .refusedStream { recordOutlier(.gatewayError) }
@@ -780,6 +807,13 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
             return
         }
         switch failure {
+        case .http2NotSpoken(let reason):
+            if cluster?.cluster.versionChoice.fallsBackToHTTP1 == true, bodyReplayable {
+                startAttemptAgainOverHTTP1()
+            } else {
+                worker.logger.debug("upstream does not speak HTTP/2", metadata: ["reason": "\(reason)"])
+                attemptFailed(.connectFailure)
+            }
         case .connectFailed:
             attemptFailed(.connectFailure)
         case .refusedStream:

@@ -12,6 +12,9 @@ enum UpstreamFailure: Error, Equatable {
     case refusedStream
     /// The response could not be parsed.
     case protocolError
+    /// An HTTP/2 connection found that the endpoint does not speak HTTP/2 (its ALPN pick was
+    /// another protocol, or its first bytes were not a SETTINGS frame): nothing was processed.
+    case http2NotSpoken(String)
 }
 
 /// One request/response exchange with an upstream, over an HTTP/1.1 connection or an HTTP/2 stream.

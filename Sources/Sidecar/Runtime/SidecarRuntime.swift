@@ -63,8 +63,8 @@ public final class SidecarRuntime: Sendable {
                 var secure: UpstreamConnector.SecureChannel?
                 if cluster.config.tls.mode == .mutual {
                     let clusterConfig = cluster.config
-                    secure = { channel, endpoint in
-                        UpstreamTLS.secure(channel: channel, worker: box.context, cluster: clusterConfig, endpoint: endpoint)
+                    secure = { channel, endpoint, http2 in
+                        UpstreamTLS.secure(channel: channel, worker: box.context, cluster: clusterConfig, endpoint: endpoint, http2: http2)
                     }
                 }
                 return LoopCluster(cluster: cluster, eventLoop: eventLoop, loopCount: workerCount, secureChannel: secure)

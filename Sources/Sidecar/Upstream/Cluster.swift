@@ -16,6 +16,8 @@ public final class Cluster: Sendable {
     /// An inbound listener with `protocol: auto`: its local app is called in the caller's HTTP
     /// version (HTTP/2 callers over h2c, others over HTTP/1.1) rather than by `config.protocol`.
     let followsCallerProtocol: Bool
+    /// How an attempt picks its HTTP version (read per attempt; see `UpstreamVersionChoice`).
+    let versionChoice: UpstreamVersionChoice
 
     private let state: NIOLockedValueBox<EndpointSet>
     let circuitBreaker: CircuitBreaker
@@ -25,6 +27,7 @@ public final class Cluster: Sendable {
         self.index = index
         self.isLocalApp = isLocalApp
         self.followsCallerProtocol = followsCallerProtocol
+        self.versionChoice = UpstreamVersionChoice(config: config, followsCallerProtocol: followsCallerProtocol)
         self.name = config.name
         self.config = config
         self.circuitBreaker = CircuitBreaker(config.circuitBreaker)

@@ -155,15 +155,30 @@ final class LoopCluster {
     func openHTTP2Connection(to loopEndpoint: LoopEndpoint) -> HTTP2UpstreamConnection {
         loopEndpoint.openConnections += 1
         let breaker = cluster.circuitBreaker
-        let connection = HTTP2UpstreamConnection(eventLoop: eventLoop, owner: loopEndpoint, secure: connector.secureChannel != nil) { [unowned loopEndpoint] closed in
+        let negotiates = cluster.versionChoice == .negotiated
+        let connection = HTTP2UpstreamConnection(
+            eventLoop: eventLoop, owner: loopEndpoint, secure: connector.secureChannel != nil, negotiatesProtocol: negotiates
+        ) { [unowned loopEndpoint] closed in
             breaker.release(.connections)
             loopEndpoint.openConnections -= 1
             loopEndpoint.http2Connections.removeAll { $0 === closed }
         }
         loopEndpoint.http2Connections.append(connection)
-        connector.connectHTTP2(loopEndpoint, handler: connection).whenComplete { result in
+        connector.connectHTTP2(loopEndpoint, handler: connection).whenComplete { [unowned loopEndpoint] result in
             switch result {
-            case .success:
+            case .success(let alpn):
+                if negotiates {
+                    // `protocol: auto`: the server's ALPN pick says whether the endpoint speaks
+                    // HTTP/2. If it picked HTTP/1.1, nothing was sent here: the streams waiting
+                    // for this connection fail with `http2NotSpoken`, and their exchanges go again
+                    // over HTTP/1.1 as the same attempt (`UpstreamVersionChoice.fallsBackToHTTP1`).
+                    guard alpn == "h2" else {
+                        loopEndpoint.notePickedHTTP1(now: .now())
+                        connection.refuse("the endpoint chose \(alpn ?? "no protocol") by ALPN, not h2")
+                        return
+                    }
+                    loopEndpoint.speaksHTTP2 = true
+                }
                 connection.activate()
             case .failure(let error):
                 connection.connectFailed(String(describing: error))

@@ -8,13 +8,20 @@ final class LoopEndpoint {
     let endpoint: Endpoint
     /// Idle keep-alive connections, most recently used last (taken LIFO: warm connections first).
     var idleConnections: [HTTP1UpstreamConnection] = []
-    /// Multiplexed HTTP/2 connections (connecting or up), for `protocol: http2` clusters and
-    /// the local app of `protocol: auto` listeners called over HTTP/2.
+    /// Multiplexed HTTP/2 connections (connecting or up), for `protocol: http2` and `auto`
+    /// clusters and the local app of `protocol: auto` listeners called over HTTP/2.
     var http2Connections: [HTTP2UpstreamConnection] = []
-    /// Whether the endpoint speaks HTTP/2 (prior knowledge): nil until an HTTP/2 connection got
-    /// its SETTINGS (true) or an HTTP/1.1 answer to the preface (false). Lets an `auto` local app
-    /// that only speaks HTTP/1.1 serve HTTP/2 callers.
+    /// Whether the endpoint speaks HTTP/2: nil until an HTTP/2 connection found out. For
+    /// `protocol: auto` clusters the server's ALPN pick says; otherwise its first bytes do (a
+    /// SETTINGS frame: true; anything else, e.g. an HTTP/1.1 answer to the preface: false). Lets
+    /// an `auto` cluster's endpoint, or an `auto` listener's app, that only speaks HTTP/1.1 be
+    /// called over HTTP/1.1.
     var speaksHTTP2: Bool?
+    /// `protocol: auto` clusters: when the endpoint last picked HTTP/1.1 by ALPN. It is asked
+    /// again once `protocolRecheckInterval` has passed (a sidecar may have been put in front of
+    /// it since; the address may be another server's now).
+    private(set) var pickedHTTP1At: NIODeadline?
+    static let protocolRecheckInterval = TimeAmount.seconds(60)
     /// Connections to this endpoint opened by this loop and not yet closed.
     var openConnections = 0
     /// Smooth weighted round robin's running weight.
@@ -28,6 +35,20 @@ final class LoopEndpoint {
 
     init(endpoint: Endpoint) {
         self.endpoint = endpoint
+    }
+
+    /// The endpoint picked HTTP/1.1 (or no protocol) by ALPN at `now`.
+    func notePickedHTTP1(now: NIODeadline) {
+        speaksHTTP2 = false
+        pickedHTTP1At = now
+    }
+
+    /// Forgets an HTTP/1.1 pick older than `protocolRecheckInterval`, so that the next attempt
+    /// asks again.
+    func recheckProtocolIfDue(now: NIODeadline) {
+        guard speaksHTTP2 == false, let pickedHTTP1At, now - pickedHTTP1At >= Self.protocolRecheckInterval else { return }
+        speaksHTTP2 = nil
+        self.pickedHTTP1At = nil
     }
 
     /// Takes a usable idle connection, closing any that outlived `idleTimeout` or died.

@@ -121,7 +121,8 @@ final class HealthChecker: @unchecked Sendable {
             let worker = self.worker
             let clusterConfig = cluster.config
             prepare = { channel in
-                UpstreamTLS.secure(channel: channel, worker: worker.context, cluster: clusterConfig, endpoint: endpoint)
+                // Probes are HTTP/1.1 whatever the cluster's protocol.
+                UpstreamTLS.secure(channel: channel, worker: worker.context, cluster: clusterConfig, endpoint: endpoint, http2: false).map { _ in }
             }
         }
         let host = cluster.config.tls.serverName ?? endpoint.address.host

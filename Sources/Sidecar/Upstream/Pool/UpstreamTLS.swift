@@ -2,19 +2,30 @@ import NIOCore
 
 /// Originates mutual TLS on a freshly connected upstream channel: adds the TLS client handler in
 /// front of HTTP and completes once the handshake has verified the server (against the trust
-/// bundle and the cluster's `expectIdentity`). A failure is a connect failure: no request is sent.
+/// bundle and the cluster's `expectIdentity`), with the protocol the server picked by ALPN. A
+/// failure is a connect failure: no request is sent.
+///
+/// ALPN offers what the connection will speak: `http/1.1` for an HTTP/1.1 connection, `h2` for
+/// an HTTP/2 one, and both for an HTTP/2 connection of a `protocol: auto` cluster (the server's
+/// pick then says whether the endpoint speaks HTTP/2).
 enum UpstreamTLS {
     static func secure(
         channel: Channel,
         worker: WorkerContext,
         cluster: ClusterConfig,
-        endpoint: Endpoint
-    ) -> EventLoopFuture<Void> {
+        endpoint: Endpoint,
+        http2: Bool
+    ) -> EventLoopFuture<String?> {
         guard let identity = worker.identity else {
             return channel.eventLoop.makeFailedFuture(UpstreamFailure.connectFailed("no identity for mutual TLS"))
         }
-        let context = cluster.protocol == .http2 ? identity.clientHTTP2 : identity.clientHTTP1
-        let promise = channel.eventLoop.makePromise(of: Void.self)
+        let context: TLSContext
+        if !http2 {
+            context = identity.clientHTTP1
+        } else {
+            context = cluster.protocol == .auto ? identity.clientNegotiated : identity.clientHTTP2
+        }
+        let promise = channel.eventLoop.makePromise(of: String?.self)
         do {
             let tls = OpenSSLHandler(
                 context: context,
@@ -32,24 +43,25 @@ enum UpstreamTLS {
     }
 }
 
-/// Completes the upstream handshake promise, counts the result, then steps aside.
+/// Completes the upstream handshake promise with the negotiated ALPN protocol, counts the result,
+/// then steps aside.
 final class UpstreamTLSHandshakeHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
 
-    private var promise: EventLoopPromise<Void>?
+    private var promise: EventLoopPromise<String?>?
     private let worker: WorkerContext
 
-    init(promise: EventLoopPromise<Void>, worker: WorkerContext) {
+    init(promise: EventLoopPromise<String?>, worker: WorkerContext) {
         self.promise = promise
         self.worker = worker
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is TLSHandshakeCompleted, let promise {
+        if let completed = event as? TLSHandshakeCompleted, let promise {
             self.promise = nil
             worker.metrics.tlsHandshake(direction: .outbound, success: true)
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
-            promise.succeed(())
+            promise.succeed(completed.negotiatedALPN)
             return
         }
         context.fireUserInboundEventTriggered(event)
