@@ -23,7 +23,9 @@ from hpack import Decoder
 from hyperframe.frame import Frame, GoAwayFrame, HeadersFrame
 
 from certs import Mesh
-from harness import HTTPBackend, RawBackend, Sidecar, basic_config, metric, read_http_request, scrape, wait_until
+from harness import (
+    HTTPBackend, RawBackend, Sidecar, basic_config, metric, parse_response_head, raw_exchange, read_http_request, scrape, wait_until,
+)
 
 
 @pytest.fixture(scope="module")
@@ -377,10 +379,24 @@ def test_auto_cluster_needs_tls(start_sidecar):
 
 
 def test_caller_orig_proto_header_is_not_passed_on(backend, start_sidecar):
+    """Neither one nor several `x-sidecar-orig-proto` fields of a caller reach the app, on the
+    outbound listener or the inbound one, and the fields around them do."""
     sidecar = start_sidecar(basic_config(backend.address))
-    status, body = http1_post(sidecar.outbound_port(), "/plain", b"g", {"X-Sidecar-Orig-Proto": "HTTP/1.1"})
-    assert status == 200
-    assert "x-sidecar-orig-proto" not in json.loads(body)["headers"]
+    for port in (sidecar.outbound_port(), sidecar.inbound_port()):
+        status, body = http1_post(port, "/one", b"g", {"X-Sidecar-Orig-Proto": "HTTP/1.1", "X-Before": "b"})
+        assert status == 200
+        headers = json.loads(body)["headers"]
+        assert "x-sidecar-orig-proto" not in headers and headers["x-before"] == "b"
+        data, _ = raw_exchange(
+            port,
+            b"GET /two HTTP/1.1\r\nHost: payments\r\nX-A: 1\r\nx-sidecar-orig-proto: HTTP/1.1\r\nX-B: 2\r\n"
+            b"X-SIDECAR-ORIG-PROTO: HTTP/2\r\nX-C: 3\r\nConnection: close\r\n\r\n",
+        )
+        status, _, rest = parse_response_head(data)
+        assert status == 200, data
+        headers = json.loads(rest)["headers"]
+        assert "x-sidecar-orig-proto" not in headers
+        assert (headers["x-a"], headers["x-b"], headers["x-c"]) == ("1", "2", "3")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -236,6 +236,7 @@ enum HTTP2HeaderTranslation {
             list.append(name: name, value: value, lowercasingName: true)
         }
         if isGRPC, !hasTE { list.append(name: "te", value: "trailers") }
+        if head.marksHTTP1Caller { list.append(name: "x-sidecar-orig-proto", value: "HTTP/1.1") }
     }
 
     /// Writes into `list` (emptied first) the header list for sending `head` as an HTTP/2

@@ -5,7 +5,6 @@
 /// than the hop's, and removes it: every hop that upgrades adds its own, and no app sees it.
 enum OriginalProtocolHeader {
     static let name = "x-sidecar-orig-proto"
-    static let http1 = "HTTP/1.1"
 
     /// Whether a field name is this one (ASCII case-insensitive).
     static func isName(_ bytes: UnsafeRawBufferPointer) -> Bool {

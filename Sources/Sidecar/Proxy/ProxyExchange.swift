@@ -21,9 +21,6 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
     /// listener) no `x-sidecar-orig-proto` says that a sidecar upgraded it from HTTP/1.x. An
     /// `auto` local app is then called over HTTP/2 too.
     private let callerIsHTTP2: Bool
-    /// `x-sidecar-orig-proto` is in `upstreamHead` (an outbound attempt over HTTP/2 for an
-    /// HTTP/1.x caller adds it once).
-    private var originalProtocolAdded = false
     /// When the caller sent `grpc-timeout`: the request's deadline, passed on as the time left.
     private var grpcDeadline: NIODeadline?
     /// Where the request's id comes from: the caller's `x-request-id` (then read from the head
@@ -142,9 +139,12 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
         var requestIDIsEmpty = false
         var sawContentType = false
         var isGRPC = false
-        var hasOriginalProtocol = false
+        var originalProtocolIndex: Int?
+        var originalProtocolCount = 0
         var originalProtocolIsHTTP1 = false
+        var fieldIndex = -1
         head.fields.forEachField { name, value in
+            fieldIndex += 1
             switch name.count {
             case 6 where name.equalsIgnoringASCIICase("expect"):
                 hasExpect = true
@@ -159,10 +159,24 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
             case 23 where name.equalsIgnoringASCIICase("x-forwarded-client-cert"):
                 hasClientCert = true
             case 20 where OriginalProtocolHeader.isName(name):
-                hasOriginalProtocol = true
-                originalProtocolIsHTTP1 = OriginalProtocolHeader.saysHTTP1(value)
+                originalProtocolCount += 1
+                if originalProtocolIndex == nil {
+                    originalProtocolIndex = fieldIndex
+                    originalProtocolIsHTTP1 = OriginalProtocolHeader.saysHTTP1(value)
+                }
             default:
                 return
+            }
+        }
+        // Each hop that upgrades adds its own; a caller's is never passed on, and only a mesh
+        // peer's (a verified mTLS caller of an inbound listener) is believed.
+        if let originalProtocolIndex {
+            // The one a sidecar sends is found on the way and taken out by its place (before any
+            // other removal moves it); a caller that sent more than one gets all taken out.
+            if originalProtocolCount == 1 {
+                head.fields.remove(at: originalProtocolIndex)
+            } else {
+                head.fields.remove(name: OriginalProtocolHeader.name)
             }
         }
         if hasExpect { head.fields.remove(name: "expect") }
@@ -184,10 +198,9 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
                 forwardedClientCertPending = peer.forwardedClientCert(own: own)  // added with the attempt header
             }
         }
-        // Each hop that upgrades adds its own; a caller's is never passed on, and only a mesh
-        // peer's (a verified mTLS caller of an inbound listener) is believed.
-        if hasOriginalProtocol { head.fields.remove(name: OriginalProtocolHeader.name) }
         callerIsHTTP2 = head.version.major == 2 && !(originalProtocolIsHTTP1 && listener.direction == .inbound && peer != nil)
+        // An HTTP/2 hop (if the attempts take one) says what the caller spoke.
+        head.marksHTTP1Caller = !callerIsHTTP2 && listener.direction == .outbound
         head.version = .http1_1
         if let tracer = worker.tracer {
             trace = ExchangeTrace(headers: head.fields, tracer: tracer, direction: listener.direction, startTime: startTime)
@@ -436,16 +449,6 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
             if let forwardedClientCertPending { upstreamHead.fields.append(name: "x-forwarded-client-cert", value: forwardedClientCertPending) }
         } else {
             upstreamHead.fields.replaceOrAdd(name: "x-sidecar-attempt", value: String(attempt))
-        }
-        if attemptUsesHTTP2, !callerIsHTTP2, !originalProtocolAdded, listener.direction == .outbound {
-            // The mesh hop is HTTP/2 for an HTTP/1.x caller: the inbound sidecar calls an `auto`
-            // app in the caller's protocol, not the hop's.
-            originalProtocolAdded = true
-            upstreamHead.fields.append(name: OriginalProtocolHeader.name, value: OriginalProtocolHeader.http1)
-        } else if originalProtocolAdded, !attemptUsesHTTP2 {
-            // An earlier attempt went over HTTP/2 (e.g. to an endpoint that then picked HTTP/1.1).
-            originalProtocolAdded = false
-            upstreamHead.fields.remove(name: OriginalProtocolHeader.name)
         }
         if let grpcDeadline {
             upstreamHead.fields.replaceOrAdd(name: "grpc-timeout", value: GRPCTimeout.format(grpcDeadline - .now()))

@@ -8,6 +8,10 @@ struct ProxyRequestHead: Equatable {
     var uri: String
     var version: HTTPVersion
     var fields: HTTPFieldBlock
+    /// Sent over HTTP/2, the head says `x-sidecar-orig-proto: HTTP/1.1` (an outbound sidecar's
+    /// HTTP/1.x caller; see `OriginalProtocolHeader`). Written by the HTTP/2 translation, so an
+    /// attempt over HTTP/1.1 sends nothing and no attempt edits the fields for it.
+    var marksHTTP1Caller = false
 
     init(version: HTTPVersion = .http1_1, method: HTTPMethod, uri: String, fields: HTTPFieldBlock = HTTPFieldBlock()) {
         self.version = version
