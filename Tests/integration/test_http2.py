@@ -348,8 +348,9 @@ def test_auto_cluster_keeps_a_large_body_back_until_the_endpoint_has_picked(mesh
 
 
 def test_auto_cluster_falls_back_within_one_connection_slot(mesh, start_sidecar):
-    """With `maxConnections: 1`, the refused HTTP/2 connection gives its slot back before its
-    requests go over HTTP/1.1: no `upstream_overflow`."""
+    """With `maxConnections: 1`: the connection whose server picked HTTP/1.1 becomes the pooled
+    HTTP/1.1 connection (nothing was sent on it), so the requests that waited for it go over it
+    without needing a second slot: no `upstream_overflow`, and one TLS connection in all."""
     backend = http1_only_mtls_backend(mesh)
     try:
         client = auto_cluster_client(
@@ -366,6 +367,7 @@ def test_auto_cluster_falls_back_within_one_connection_slot(mesh, start_sidecar)
         finally:
             connection.close()
         assert len(backend.requests) == 3
+        assert backend.connections == 1
     finally:
         backend.close()
 

@@ -86,40 +86,6 @@ enum HTTP1Syntax {
         (byte >= 0x20 && byte != 0x7F) || byte == UInt8(ascii: "\t")
     }
 
-    /// Whether `bytes[from..<to]` may be a field value: with `strict`, every byte passes
-    /// `isFieldValueByte`; otherwise only NUL and CR are refused. Eight bytes at a time while they
-    /// are plain printable ASCII (the usual case), byte by byte otherwise: values are most of a
-    /// head's bytes, and this runs for every field of every message.
-    @inline(__always)
-    static func isValidFieldValue(_ bytes: UnsafeRawBufferPointer, from: Int, to: Int, strict: Bool) -> Bool {
-        guard let base = bytes.baseAddress else { return from >= to }
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let highs: UInt64 = 0x8080_8080_8080_8080
-        var index = from
-        while to - index >= 8 {
-            let word = base.loadUnaligned(fromByteOffset: index, as: UInt64.self)
-            // Standard SWAR tests: a byte below 0x20, a byte equal to 0x7F (the high bits are clear).
-            let belowSpace = (word &- 0x2020_2020_2020_2020) & ~word & highs
-            let delete = ((word ^ 0x7F7F_7F7F_7F7F_7F7F) &- ones) & ~(word ^ 0x7F7F_7F7F_7F7F_7F7F) & highs
-            if word & highs == 0, belowSpace == 0, delete == 0 {
-                index += 8
-                continue
-            }
-            for offset in index..<index + 8 where !isValidValueByte(bytes[offset], strict: strict) { return false }
-            index += 8
-        }
-        while index < to {
-            if !isValidValueByte(bytes[index], strict: strict) { return false }
-            index += 1
-        }
-        return true
-    }
-
-    @inline(__always)
-    private static func isValidValueByte(_ byte: UInt8, strict: Bool) -> Bool {
-        strict ? isFieldValueByte(byte) : byte != 0 && byte != UInt8(ascii: "\r")
-    }
-
     /// Finds the `name: value` lines from `position` up to and including the blank line that
     /// ends them, appending where each name and value lies to `fields`; returns the position
     /// after the blank line.
@@ -199,7 +165,8 @@ enum HTTP1Syntax {
             var hasCR = false
             while lineEnd < 0 {
                 while count - index >= 8 {
-                    let word = base.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+                    // Little-endian, so that the lowest flagged bit is the first byte in memory.
+                    let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: index, as: UInt64.self))
                     let belowSpace = (word &- 0x2020_2020_2020_2020) & ~word & 0x8080_8080_8080_8080
                     let flipped = word ^ 0x7F7F_7F7F_7F7F_7F7F
                     let delete = (flipped &- 0x0101_0101_0101_0101) & ~flipped & 0x8080_8080_8080_8080

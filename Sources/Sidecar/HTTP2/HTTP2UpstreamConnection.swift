@@ -9,7 +9,7 @@ import NIOHTTP1
 /// connection is up are queued in nghttp2 and go out once `activate()` is called (after TCP and,
 /// for mTLS, the handshake). The pool picks a connection while it has a free stream slot under
 /// the server's SETTINGS_MAX_CONCURRENT_STREAMS and it has not received GOAWAY.
-final class HTTP2UpstreamConnection: ChannelDuplexHandler, NGHTTP2SessionDelegate, EndOfTurnFlushing {
+final class HTTP2UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler, NGHTTP2SessionDelegate, EndOfTurnFlushing {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = Never
     typealias OutboundOut = ByteBuffer
@@ -124,6 +124,27 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, NGHTTP2SessionDelegat
         let channelContext = context
         closeAndFailAll(.http2NotSpoken(message))
         channelContext?.close(promise: nil)
+    }
+
+    /// Connected, but the server picked HTTP/1.1 by ALPN: nothing was sent, so the channel goes to
+    /// `successor` (placed in front of this handler, which then leaves the pipeline) together
+    /// with this connection's place in the pool's accounting (`onClose` is not called: the
+    /// successor reports its own close). `pooled` runs once the successor is in the pipeline and
+    /// before the streams hear `http2NotSpoken`, so an exchange that falls back can take it.
+    /// False, with nothing changed, when the channel is not there to hand over.
+    func handOver(to successor: HTTP1UpstreamConnection, reason: String, pooled: () -> Void) -> Bool {
+        guard let context, case .connecting = state else { return false }
+        do {
+            try context.pipeline.syncOperations.addHandler(successor, position: .before(self))
+        } catch {
+            return false
+        }
+        onClose = nil
+        state = .closed
+        pooled()
+        failAll(.http2NotSpoken(reason))
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        return true
     }
 
     /// Closed, and out of the pool, before the streams hear of it: an exchange that retries or

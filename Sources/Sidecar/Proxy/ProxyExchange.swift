@@ -198,7 +198,9 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
                 forwardedClientCertPending = peer.forwardedClientCert(own: own)  // added with the attempt header
             }
         }
-        callerIsHTTP2 = head.version.major == 2 && !(originalProtocolIsHTTP1 && listener.direction == .inbound && peer != nil)
+        // (Several of them, which no sidecar sends, say nothing.)
+        callerIsHTTP2 = head.version.major == 2
+            && !(originalProtocolIsHTTP1 && originalProtocolCount == 1 && listener.direction == .inbound && peer != nil)
         // An HTTP/2 hop (if the attempts take one) says what the caller spoke.
         head.marksHTTP1Caller = !callerIsHTTP2 && listener.direction == .outbound
         head.version = .http1_1

@@ -132,9 +132,15 @@ final class LoopCluster {
     /// breaker, given back when the connection closes).
     func connection(to loopEndpoint: LoopEndpoint) -> EventLoopFuture<HTTP1UpstreamConnection> {
         loopEndpoint.openConnections += 1
+        return connector.connect(loopEndpoint, onClose: http1ConnectionClosed(of: loopEndpoint))
+    }
+
+    /// What an HTTP/1.1 connection to `loopEndpoint` does when it closes: gives back its
+    /// `connections` slot and leaves the pool. (A removed endpoint whose last connection closed
+    /// leaves `draining` at the next sweep or push.)
+    private func http1ConnectionClosed(of loopEndpoint: LoopEndpoint) -> (HTTP1UpstreamConnection) -> Void {
         let breaker = cluster.circuitBreaker
-        // A removed endpoint whose last connection closed leaves `draining` at the next sweep or push.
-        return connector.connect(loopEndpoint) { [unowned loopEndpoint] closed in
+        return { [unowned loopEndpoint] closed in
             breaker.release(.connections)
             loopEndpoint.openConnections -= 1
             if let index = loopEndpoint.idleConnections.firstIndex(where: { $0 === closed }) {
@@ -169,12 +175,12 @@ final class LoopCluster {
             case .success(let alpn):
                 if negotiates {
                     // `protocol: auto`: the server's ALPN pick says whether the endpoint speaks
-                    // HTTP/2. If it picked HTTP/1.1, nothing was sent here: the streams waiting
-                    // for this connection fail with `http2NotSpoken`, and their exchanges go again
-                    // over HTTP/1.1 as the same attempt (`UpstreamVersionChoice.fallsBackToHTTP1`).
+                    // HTTP/2. If it picked HTTP/1.1, nothing was sent here: the channel becomes an
+                    // HTTP/1.1 connection, and the exchanges waiting for it go again over
+                    // HTTP/1.1 as the same attempt (`UpstreamVersionChoice.fallsBackToHTTP1`).
                     guard alpn == "h2" else {
                         loopEndpoint.notePickedHTTP1(now: .now())
-                        connection.refuse("the endpoint chose \(alpn ?? "no protocol") by ALPN, not h2")
+                        self.handOverToHTTP1(connection, of: loopEndpoint, alpn: alpn)
                         return
                     }
                     loopEndpoint.speaksHTTP2 = true
@@ -185,6 +191,21 @@ final class LoopCluster {
             }
         }
         return connection
+    }
+
+    /// An `auto` connection whose server picked HTTP/1.1 (or nothing) by ALPN: its TLS channel,
+    /// on which nothing was sent, becomes a pooled HTTP/1.1 connection (keeping the connection's
+    /// circuit-breaker slot), and the streams that waited for it fail with `http2NotSpoken`, so
+    /// that their exchanges go over HTTP/1.1 — the first of them on this very connection. (If the
+    /// channel cannot be handed over, it closes and the exchanges open HTTP/1.1 connections.)
+    private func handOverToHTTP1(_ connection: HTTP2UpstreamConnection, of loopEndpoint: LoopEndpoint, alpn: String?) {
+        let reason = "the endpoint chose \(alpn ?? "no protocol") by ALPN, not h2"
+        let successor = HTTP1UpstreamConnection(owner: loopEndpoint, onClose: http1ConnectionClosed(of: loopEndpoint))
+        let handedOver = connection.handOver(to: successor, reason: reason) {
+            loopEndpoint.http2Connections.removeAll { $0 === connection }
+            successor.releaseUnused()
+        }
+        if !handedOver { connection.refuse(reason) }
     }
 
     /// A pooled connection to `loopEndpoint` that has been idle for less than the idle timeout at
