@@ -252,6 +252,8 @@ def test_auto_cluster_multiplexes_the_mesh_hop_and_the_app_still_gets_http1(mesh
     try:
         client, server = mesh_pair(mesh, start_sidecar, backend.address, cluster_protocol="auto", inbound_protocol="auto")
         port = client.outbound_port()
+        cluster = client.admin_json("GET", "/v1/clusters")[1]["clusters"][0]
+        assert cluster["protocol"] == "auto" and cluster["endpoints"][0]["protocol"] is None  # nothing asked yet
         # A caller's own x-sidecar-orig-proto is not passed on.
         status, body = http1_post(port, "/first", b"a" * 1000, {"x-sidecar-orig-proto": "HTTP/2"})
         assert status == 200, body
@@ -274,6 +276,7 @@ def test_auto_cluster_multiplexes_the_mesh_hop_and_the_app_still_gets_http1(mesh
         # HTTP/1.1 pool would have needed 12).
         handshakes = metric(scrape(server), "sidecar_tls_handshakes_total", direction="inbound", result="success")
         assert 1 <= handshakes <= 2, handshakes
+        assert client.admin_json("GET", "/v1/clusters")[1]["clusters"][0]["endpoints"][0]["protocol"] == "http2"
     finally:
         gate.set()
         backend.close()
@@ -323,7 +326,8 @@ def test_auto_cluster_speaks_http1_to_an_endpoint_that_picks_it(mesh, start_side
     their first attempt, and every connection negotiated HTTP/1.1."""
     backend = http1_only_mtls_backend(mesh)
     try:
-        port = auto_cluster_client(mesh, start_sidecar, backend.address).outbound_port()
+        client_sidecar = auto_cluster_client(mesh, start_sidecar, backend.address)
+        port = client_sidecar.outbound_port()
         with futures.ThreadPoolExecutor(4) as pool:
             results = list(pool.map(lambda i: http1_post(port, f"/first{i}", b"c" * 5000), range(4)))
         for result in results:
@@ -331,6 +335,7 @@ def test_auto_cluster_speaks_http1_to_an_endpoint_that_picks_it(mesh, start_side
         assert_echo(http1_post(port, "/again", b"d"), 1)
         assert len(backend.requests) == 5
         assert backend.alpn and set(backend.alpn) == {"http/1.1"}, backend.alpn
+        assert client_sidecar.admin_json("GET", "/v1/clusters")[1]["clusters"][0]["endpoints"][0]["protocol"] == "http1"
     finally:
         backend.close()
 
@@ -505,8 +510,11 @@ def unary(channel, method):
 GRPC_RETRIES = {"maxRetries": 2, "retryOn": ["grpc-unavailable"], "backoff": {"base": "10ms", "max": "50ms"}}
 
 
-def test_grpc_unary_and_streaming_through_mesh(mesh, grpc_app, start_sidecar):
-    client, _ = mesh_pair(mesh, start_sidecar, grpc_app.address)
+@pytest.mark.parametrize("cluster_protocol", ["http2", "auto"])
+def test_grpc_unary_and_streaming_through_mesh(mesh, grpc_app, start_sidecar, cluster_protocol):
+    """gRPC over the mesh, the hop HTTP/2 by configuration or by ALPN: an HTTP/2 caller carries
+    no `x-sidecar-orig-proto`, so the inbound's `auto` app is called over HTTP/2 (h2c)."""
+    client, _ = mesh_pair(mesh, start_sidecar, grpc_app.address, cluster_protocol=cluster_protocol)
     with grpc_channel(client.outbound_port()) as channel:
         response, call = unary(channel, "Echo").with_call(b"hi", metadata=(("x-meta", "m1"),), timeout=10)
         assert response == b"echo:hi"
@@ -515,6 +523,7 @@ def test_grpc_unary_and_streaming_through_mesh(mesh, grpc_app, start_sidecar):
         assert grpc_app.calls[-1]["x-meta"] == "m1"
         assert grpc_app.calls[-1]["x-sidecar-attempt"] == "1"
         assert "x-request-id" in grpc_app.calls[-1]
+        assert "x-sidecar-orig-proto" not in grpc_app.calls[-1]
 
         stream = channel.unary_stream("/test.Svc/Stream", request_serializer=_identity, response_deserializer=_identity)
         call = stream(b"25", timeout=10)

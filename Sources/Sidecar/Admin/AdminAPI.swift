@@ -44,9 +44,15 @@ struct AdminAPI: Sendable {
         var clusters: [[String: Any]] = []
         for cluster in runtime.clusterManager.publicClusters {
             let set = cluster.endpointSet
+            let negotiates = cluster.config.protocol == .auto
             let endpoints: [[String: Any]] = set.endpoints.map { endpoint in
                 [
                     "address": endpoint.address.description,
+                    // The HTTP version requests to it use; for `protocol: auto`, what it picked by
+                    // ALPN (null until a connection has asked).
+                    "protocol": negotiates
+                        ? [1: "http1", 2: "http2"][endpoint.negotiatedHTTPVersion.load(ordering: .relaxed)] ?? NSNull()
+                        : cluster.config.protocol.rawValue,
                     "weight": endpoint.weight,
                     "state": endpoint.stateName,
                     "activeRequests": endpoint.activeRequests.load(ordering: .relaxed),
@@ -59,6 +65,7 @@ struct AdminAPI: Sendable {
                 "name": cluster.name,
                 "version": set.version,
                 "policy": cluster.config.loadBalancing.policy.rawValue,
+                "protocol": cluster.config.protocol.rawValue,
                 "circuitBreaker": [
                     "connections": cluster.circuitBreaker.current(.connections),
                     "pendingRequests": cluster.circuitBreaker.current(.pendingRequests),

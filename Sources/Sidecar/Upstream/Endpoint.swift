@@ -38,6 +38,9 @@ public final class Endpoint: Sendable {
     let latencyMicroseconds = Atomic<Int>(0)
     /// Cleared by active health checking after `unhealthyThreshold` failed checks.
     let healthy = Atomic<Bool>(true)
+    /// `protocol: auto` clusters: what the endpoint last picked by ALPN (the admin API shows it):
+    /// 0 not known yet, 1 HTTP/1.1, 2 HTTP/2.
+    let negotiatedHTTPVersion = Atomic<Int>(0)
 
     private static let nextID = Atomic<Int>(1)
 

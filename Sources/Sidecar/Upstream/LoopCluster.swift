@@ -178,6 +178,7 @@ final class LoopCluster {
                     // HTTP/2. If it picked HTTP/1.1, nothing was sent here: the channel becomes an
                     // HTTP/1.1 connection, and the exchanges waiting for it go again over
                     // HTTP/1.1 as the same attempt (`UpstreamVersionChoice.fallsBackToHTTP1`).
+                    loopEndpoint.endpoint.negotiatedHTTPVersion.store(alpn == "h2" ? 2 : 1, ordering: .relaxed)
                     guard alpn == "h2" else {
                         loopEndpoint.notePickedHTTP1(now: .now())
                         self.handOverToHTTP1(connection, of: loopEndpoint, alpn: alpn)
