@@ -40,12 +40,16 @@ enum HopByHopHeaders {
     /// place, comparing the received bytes. Returns true when the message asked for `Connection: close`.
     @discardableResult
     static func strip(_ fields: inout HTTPFieldBlock) -> Bool {
-        var found = false
+        var found = 0
+        var firstFound = 0
+        var index = -1
         var wantsClose = false
         var named: [[UInt8]] = []
         fields.forEachField { name, value in
+            index += 1
             guard isHopByHop(name) else { return }
-            found = true
+            if found == 0 { firstFound = index }
+            found += 1
             guard name.count == 10, name.equalsIgnoringASCIICase("connection") else { return }
             HTTP1RequestValidator.forEachListItem(value) { token in
                 if token.equalsIgnoringASCIICase("close") {
@@ -55,9 +59,14 @@ enum HopByHopHeaders {
                 }
             }
         }
-        guard found else { return false }
-        fields.removeAll { name, _ in
-            isHopByHop(name) || named.contains { token in token.withUnsafeBytes { name.equalsIgnoringASCIICase($0) } }
+        guard found > 0 else { return false }
+        if found == 1, named.isEmpty {
+            // The usual case (a lone `Connection: keep-alive`): taken out by its place.
+            fields.remove(at: firstFound)
+        } else {
+            fields.removeAll { name, _ in
+                isHopByHop(name) || named.contains { token in token.withUnsafeBytes { name.equalsIgnoringASCIICase($0) } }
+            }
         }
         return wantsClose
     }
