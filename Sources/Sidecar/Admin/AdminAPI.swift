@@ -50,9 +50,7 @@ struct AdminAPI: Sendable {
                     "address": endpoint.address.description,
                     // The HTTP version requests to it use; for `protocol: auto`, what it picked by
                     // ALPN (null until a connection has asked).
-                    "protocol": negotiates
-                        ? [1: "http1", 2: "http2"][endpoint.negotiatedHTTPVersion.load(ordering: .relaxed)] ?? NSNull()
-                        : cluster.config.protocol.rawValue,
+                    "protocol": negotiates ? endpoint.negotiatedProtocolName.map { $0 as Any } ?? NSNull() : cluster.config.protocol.rawValue,
                     "weight": endpoint.weight,
                     "state": endpoint.stateName,
                     "activeRequests": endpoint.activeRequests.load(ordering: .relaxed),

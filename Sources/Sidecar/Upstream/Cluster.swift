@@ -13,10 +13,9 @@ public final class Cluster: Sendable {
     public let config: ClusterConfig
     /// An inbound listener's local application (not shown by the admin API, not pushable).
     let isLocalApp: Bool
-    /// An inbound listener with `protocol: auto`: its local app is called in the caller's HTTP
-    /// version (HTTP/2 callers over h2c, others over HTTP/1.1) rather than by `config.protocol`.
-    let followsCallerProtocol: Bool
     /// How an attempt picks its HTTP version (read per attempt; see `UpstreamVersionChoice`).
+    /// `followsCallerProtocol` (an inbound listener with `protocol: auto`) makes it `.callers`:
+    /// the local app is called in the caller's HTTP version rather than by `config.protocol`.
     let versionChoice: UpstreamVersionChoice
 
     private let state: NIOLockedValueBox<EndpointSet>
@@ -26,7 +25,6 @@ public final class Cluster: Sendable {
     init(index: Int, config: ClusterConfig, isLocalApp: Bool = false, followsCallerProtocol: Bool = false) {
         self.index = index
         self.isLocalApp = isLocalApp
-        self.followsCallerProtocol = followsCallerProtocol
         self.versionChoice = UpstreamVersionChoice(config: config, followsCallerProtocol: followsCallerProtocol)
         self.name = config.name
         self.config = config

@@ -42,6 +42,15 @@ public final class Endpoint: Sendable {
     /// 0 not known yet, 1 HTTP/1.1, 2 HTTP/2.
     let negotiatedHTTPVersion = Atomic<Int>(0)
 
+    /// `negotiatedHTTPVersion` as the config spells protocols (`http1`, `http2`); nil until known.
+    var negotiatedProtocolName: String? {
+        switch negotiatedHTTPVersion.load(ordering: .relaxed) {
+        case 1: return UpstreamProtocol.http1.rawValue
+        case 2: return UpstreamProtocol.http2.rawValue
+        default: return nil
+        }
+    }
+
     private static let nextID = Atomic<Int>(1)
 
     init(address: SocketAddressSpec, weight: Int) {

@@ -8,8 +8,9 @@ enum UpstreamVersionChoice: Equatable {
     /// spoke it, unless the app turned out not to.
     case callers
     /// `protocol: auto` over mutual TLS: HTTP/2, unless the endpoint picked HTTP/1.1 by ALPN
-    /// (then HTTP/1.1 from there on). The first connection offers both, so requests to a new
-    /// endpoint share it rather than each opening one.
+    /// (then HTTP/1.1 from there on; asked again after `LoopEndpoint.protocolRecheckInterval`).
+    /// Its HTTP/2 connections offer both by ALPN, and requests to a new endpoint share the one
+    /// that is connecting rather than each opening one.
     case negotiated
 
     init(config: ClusterConfig, followsCallerProtocol: Bool) {
