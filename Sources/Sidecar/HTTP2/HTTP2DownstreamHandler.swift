@@ -18,7 +18,7 @@ final class HTTP2DownstreamHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate
     private let peer: DownstreamPeer?
     private var session: NGHTTP2Session?
     private var context: ChannelHandlerContext?
-    private var streams: [Int32: HTTP2DownstreamStream] = [:]
+    private var streams = HTTP2StreamTable<HTTP2DownstreamStream>()
     /// The header list of the response being submitted, refilled for each (keeps its capacity).
     private var outgoingFields = HTTP2FieldList()
     /// Streams that reported "not writable" to their exchange and wait for room.
@@ -115,7 +115,7 @@ final class HTTP2DownstreamHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate
         if channelWritable {
             flush()
         } else {
-            for stream in streams.values where stream.reportedWritable && stream.exchange != nil {
+            for stream in streams where stream.reportedWritable && stream.exchange != nil {
                 stream.reportedWritable = false
                 blockedStreams.append(stream)
                 stream.exchange?.downstreamWritabilityChanged()
@@ -387,7 +387,7 @@ final class HTTP2DownstreamHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate
         let open = streams
         streams.removeAll()
         blockedStreams.removeAll()
-        for stream in open.values {
+        for stream in open {
             stream.closed = true
             if let exchange = stream.exchange {
                 stream.exchange = nil

@@ -37,7 +37,7 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandl
     private var context: ChannelHandlerContext?
     private var state: State = .connecting
     /// Streams by id (submitted requests).
-    private var streams: [Int32: HTTP2UpstreamStream] = [:]
+    private var streams = HTTP2StreamTable<HTTP2UpstreamStream>()
     /// The header list of the request being submitted, refilled for each (keeps its capacity).
     private var outgoingFields = HTTP2FieldList()
     private var blockedStreams: [HTTP2UpstreamStream] = []
@@ -105,7 +105,7 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandl
         flush()
         if negotiatesProtocol {
             // Its streams were not writable while the protocol was unknown: they are now.
-            for stream in Array(streams.values) where !stream.finished {
+            for stream in streams where !stream.finished {
                 stream.reportedWritable = true
                 stream.delegate?.upstreamWritabilityChanged()
             }
@@ -354,7 +354,7 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandl
         if channelWritable {
             flush()
         } else {
-            for stream in streams.values where stream.reportedWritable && !stream.finished {
+            for stream in streams where stream.reportedWritable && !stream.finished {
                 stream.reportedWritable = false
                 blockedStreams.append(stream)
                 stream.delegate?.upstreamWritabilityChanged()
@@ -386,7 +386,7 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandl
         // The channel may close inside a read (no read-complete follows): these streams hold
         // the connection, so the list must not outlive it.
         streamsWithData.removeAll()
-        for stream in open.values {
+        for stream in open {
             activeStreams -= 1
             stream.fail(failure ?? .reset(responseStarted: stream.responseStarted))
         }

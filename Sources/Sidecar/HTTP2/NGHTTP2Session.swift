@@ -46,7 +46,7 @@ final class NGHTTP2Session {
     private var block = HTTP2HeaderBlock()
     private var blockStreamID: Int32 = 0
     /// Outgoing bodies nghttp2 may still read, by stream (see the type's comment).
-    private var bodies: [Int32: NGHTTP2OutboundBody] = [:]
+    private var bodies = HTTP2StreamTable<NGHTTP2OutboundBody>()
     /// True while nghttp2 runs (inside `receive` or `drainOutput`): the owner defers draining.
     private(set) var isBusy = false
 

@@ -1,0 +1,135 @@
+/// The open streams of one HTTP/2 connection, by stream ID.
+///
+/// A request's stream is looked up four or five times on each side (its headers, data, end of
+/// stream and close arrive as separate nghttp2 callbacks). A `Dictionary` hashes every key with
+/// SipHash: ~230 instructions a lookup, ~1,000 a request on each sidecar. Stream IDs need none of
+/// that: one endpoint of a connection numbers its streams in increasing order, all odd or all
+/// even (RFC 9113 §5.1.1), so `id / 2` modulo a power of two puts the streams open at one time
+/// in neighbouring slots, with collisions only once IDs have wrapped around the table.
+///
+/// Open addressing with linear probing, at most half full (so a probe always ends at an empty
+/// slot), and deletion by moving later entries of the probe run back (Knuth's Algorithm R), so
+/// a long-lived connection leaves no tombstones behind. Stream ID 0 (the connection) is never a
+/// key: it marks an empty slot.
+struct HTTP2StreamTable<Value>: Sequence {
+    fileprivate struct Slot {
+        var id: Int32
+        var value: Value?
+    }
+
+    private var slots: [Slot] = []
+    private(set) var count = 0
+
+    /// Slots the first insertion makes; the table doubles when it would be more than half full.
+    static var initialCapacity: Int { 8 }
+
+    init() {}
+
+    var isEmpty: Bool { count == 0 }
+
+    private var mask: Int { slots.count &- 1 }
+
+    @inline(__always)
+    private func home(of id: Int32) -> Int { Int(UInt32(bitPattern: id) >> 1) & mask }
+
+    /// Where `id` is stored, if it is.
+    @inline(__always)
+    private func index(of id: Int32) -> Int? {
+        guard count > 0 else { return nil }
+        var index = home(of: id)
+        while true {
+            let stored = slots[index].id
+            if stored == id { return index }
+            if stored == 0 { return nil }
+            index = (index &+ 1) & mask
+        }
+    }
+
+    subscript(id: Int32) -> Value? {
+        get {
+            guard let index = index(of: id) else { return nil }
+            return slots[index].value
+        }
+        set {
+            if let newValue {
+                insert(newValue, for: id)
+            } else {
+                removeValue(forKey: id)
+            }
+        }
+    }
+
+    private mutating func insert(_ value: Value, for id: Int32) {
+        precondition(id != 0, "stream 0 is the connection, not a stream")
+        if let index = index(of: id) {
+            slots[index].value = value
+            return
+        }
+        if (count &+ 1) &* 2 > slots.count { grow() }
+        var index = home(of: id)
+        while slots[index].id != 0 { index = (index &+ 1) & mask }
+        slots[index] = Slot(id: id, value: value)
+        count &+= 1
+    }
+
+    @discardableResult
+    mutating func removeValue(forKey id: Int32) -> Value? {
+        guard var hole = index(of: id) else { return nil }
+        let removed = slots[hole].value
+        slots[hole] = Slot(id: 0, value: nil)
+        count &-= 1
+        // Algorithm R: an entry further along the run moves into the hole unless its home lies
+        // cyclically in (hole, its place], where a lookup still finds it without the hole.
+        var next = (hole &+ 1) & mask
+        while slots[next].id != 0 {
+            let entryHome = home(of: slots[next].id)
+            let staysReachable = hole <= next
+                ? (hole < entryHome && entryHome <= next)
+                : (hole < entryHome || entryHome <= next)
+            if !staysReachable {
+                slots[hole] = slots[next]
+                slots[next] = Slot(id: 0, value: nil)
+                hole = next
+            }
+            next = (next &+ 1) & mask
+        }
+        return removed
+    }
+
+    /// Empties the table; its storage goes too, so an idle connection holds none.
+    mutating func removeAll() {
+        slots = []
+        count = 0
+    }
+
+    private mutating func grow() {
+        let old = slots
+        slots = Array(repeating: Slot(id: 0, value: nil), count: Swift.max(Self.initialCapacity, old.count &* 2))
+        count = 0
+        for slot in old where slot.id != 0 {
+            var index = home(of: slot.id)
+            while slots[index].id != 0 { index = (index &+ 1) & mask }
+            slots[index] = slot
+            count &+= 1
+        }
+    }
+
+    /// The values, in no particular order. Iterating a copy: the table may change meanwhile.
+    struct Iterator: IteratorProtocol {
+        fileprivate let slots: [Slot]
+        fileprivate var index = 0
+
+        mutating func next() -> Value? {
+            while index < slots.count {
+                let slot = slots[index]
+                index &+= 1
+                if slot.id != 0 { return slot.value }
+            }
+            return nil
+        }
+    }
+
+    func makeIterator() -> Iterator { Iterator(slots: slots) }
+
+    var underestimatedCount: Int { count }
+}
