@@ -42,4 +42,21 @@ final class HTTP2UpstreamConnectionTests: XCTestCase {
         XCTAssertEqual(exchange.connectionTookStreamsWhenFailing, false)
         XCTAssertNil(stream.delegate, "the stream let go of its exchange")
     }
+
+    /// nghttp2 could not create a session (it is out of memory): the connection takes no streams
+    /// and closes its channel at once, so it holds neither a socket nor its pool slot (`close()`
+    /// does nothing for a connection in this state, so nothing else would close it).
+    func testAConnectionWithoutASessionClosesItsChannel() throws {
+        struct OutOfMemory: Error {}
+        let channel = EmbeddedChannel()
+        var closed = 0
+        let connection = HTTP2UpstreamConnection(
+            eventLoop: channel.eventLoop, owner: nil, secure: false,
+            makeSession: { throw OutOfMemory() }, onClose: { _ in closed += 1 })
+        XCTAssertFalse(connection.hasCapacity)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        try channel.pipeline.syncOperations.addHandler(connection)
+        XCTAssertFalse(channel.isActive, "the channel is closed as soon as the connection is added")
+        XCTAssertEqual(closed, 1, "the pool hears that the connection is gone")
+    }
 }

@@ -55,6 +55,7 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandl
 
     init(
         eventLoop: EventLoop, owner: LoopEndpoint?, secure: Bool, negotiatesProtocol: Bool = false,
+        makeSession: () throws -> NGHTTP2Session = { try NGHTTP2Session(role: .client, settings: NGHTTP2Session.Settings()) },
         onClose: @escaping (HTTP2UpstreamConnection) -> Void
     ) {
         self.eventLoop = eventLoop
@@ -62,10 +63,18 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandl
         self.owner = owner
         self.scheme = secure ? "https" : "http"
         self.onClose = onClose
-        self.session = try? NGHTTP2Session(role: .client, settings: NGHTTP2Session.Settings())
+        do {
+            session = try makeSession()
+        } catch {
+            // nghttp2 could not allocate: the connection takes no streams, and its channel is
+            // closed as soon as it is added (see `handlerAdded`), so neither the socket nor the
+            // pool's connection slot is held by a connection that can never carry a request.
+            session = nil
+            state = .closed
+        }
         session?.delegate = self
-        if session == nil { state = .closed }
     }
+
 
     /// Whether a new stream may be opened here now.
     var hasCapacity: Bool {
@@ -293,6 +302,7 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandl
         self.context = context
         channelWritable = context.channel.isWritable
         allocator = context.channel.allocator
+        if session == nil { context.close(promise: nil) }
     }
 
     /// The channel's writability as of its last `channelWritabilityChanged`, and its allocator:
