@@ -31,12 +31,15 @@ let package = Package(
             providers: [.apt(["libnghttp2-dev"])]
         ),
         .systemLibrary(name: "CMalloc"),
+        // OpenSSL's allocation functions with a per-thread cache of TLS record buffers.
+        .target(name: "CRecordBufferCache"),
         .target(
             name: "Sidecar",
             dependencies: [
                 "COpenSSL",
                 "CNGHTTP2",
                 "CMalloc",
+                "CRecordBufferCache",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -180,6 +180,9 @@ struct Version: ParsableCommand {
     }
 }
 
+// Before anything can make OpenSSL allocate (it takes allocation functions only before that).
+TLSRecordBufferCache.install()
+
 // Exit codes per the contract: usage errors are 1 (ArgumentParser's default would be 64).
 do {
     var command = try SidecarCommand.parseAsRoot()
