@@ -155,6 +155,10 @@ final class HTTP2HeaderTranslationTests: XCTestCase {
         XCTAssertEqual(fields.filter { $0.name == "x-sidecar-orig-proto" }.map(\.value), ["HTTP/1.1"])
         // Not a field of the head: an HTTP/1.1 attempt writes nothing for it.
         XCTAssertNil(head.fields.first(name: "x-sidecar-orig-proto"))
+        // Towards an endpoint known not to be a sidecar, the connection says not to.
+        var list = HTTP2FieldList()
+        HTTP2HeaderTranslation.requestFields(from: head, scheme: "https", into: &list, marksHTTP1Caller: false)
+        XCTAssertFalse(list.contains { $0.name == "x-sidecar-orig-proto" })
     }
 
     func testGRPCRequestGetsTETrailersAndKeepsIt() {

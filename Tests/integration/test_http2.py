@@ -276,7 +276,8 @@ def test_auto_cluster_multiplexes_the_mesh_hop_and_the_app_still_gets_http1(mesh
         # HTTP/1.1 pool would have needed 12).
         handshakes = metric(scrape(server), "sidecar_tls_handshakes_total", direction="inbound", result="success")
         assert 1 <= handshakes <= 2, handshakes
-        assert client.admin_json("GET", "/v1/clusters")[1]["clusters"][0]["endpoints"][0]["protocol"] == "http2"
+        endpoint = client.admin_json("GET", "/v1/clusters")[1]["clusters"][0]["endpoints"][0]
+        assert endpoint["protocol"] == "http2" and endpoint["sidecar"] is True
     finally:
         gate.set()
         backend.close()
@@ -335,7 +336,8 @@ def test_auto_cluster_speaks_http1_to_an_endpoint_that_picks_it(mesh, start_side
         assert_echo(http1_post(port, "/again", b"d"), 1)
         assert len(backend.requests) == 5
         assert backend.alpn and set(backend.alpn) == {"http/1.1"}, backend.alpn
-        assert client_sidecar.admin_json("GET", "/v1/clusters")[1]["clusters"][0]["endpoints"][0]["protocol"] == "http1"
+        endpoint = client_sidecar.admin_json("GET", "/v1/clusters")[1]["clusters"][0]["endpoints"][0]
+        assert endpoint["protocol"] == "http1" and endpoint["sidecar"] is False
     finally:
         backend.close()
 
@@ -373,6 +375,157 @@ def test_auto_cluster_falls_back_within_one_connection_slot(mesh, start_sidecar)
             connection.close()
         assert len(backend.requests) == 3
         assert backend.connections == 1
+    finally:
+        backend.close()
+
+
+class RecordingH2TLSServer:
+    """An mTLS HTTP/2 server that is not a sidecar (the `h2` library; ALPN `h2` only, so it
+    ignores `sidecar/h2`): answers every request 200 and records its headers and each
+    connection's ALPN pick."""
+
+    def __init__(self, mesh):
+        self.requests = []
+        self.alpn = []
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(mesh.cert("payments"), mesh.key("payments"))
+        self.context.load_verify_locations(mesh.ca)
+        self.context.verify_mode = ssl.CERT_REQUIRED
+        self.context.set_alpn_protocols(["h2"])
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.address = f"127.0.0.1:{self.sock.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, raw):
+        try:
+            conn = self.context.wrap_socket(raw, server_side=True)
+        except (OSError, ssl.SSLError):
+            raw.close()
+            return
+        self.alpn.append(conn.selected_alpn_protocol())
+        h2conn = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=False, header_encoding="utf-8"))
+        h2conn.initiate_connection()
+        conn.sendall(h2conn.data_to_send())
+        try:
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    return
+                for event in h2conn.receive_data(data):
+                    if isinstance(event, h2.events.RequestReceived):
+                        self.requests.append(dict(event.headers))
+                        h2conn.send_headers(event.stream_id, [(":status", "200"), ("content-length", "2")])
+                        h2conn.send_data(event.stream_id, b"ok", end_stream=True)
+                    elif isinstance(event, h2.events.DataReceived):
+                        h2conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+                conn.sendall(h2conn.data_to_send())
+        except (OSError, h2.exceptions.ProtocolError, h2.exceptions.StreamClosedError):
+            return
+        finally:
+            conn.close()
+
+    def close(self):
+        self.sock.close()
+
+
+def test_orig_proto_goes_to_sidecars_only(mesh, start_sidecar):
+    """An HTTP/2 cluster's endpoint that is not a sidecar (an mTLS h2 server that picks `h2`, not
+    `sidecar/h2`) stops getting `x-sidecar-orig-proto` once its first connection's ALPN pick is
+    known: only requests submitted while that connection was being set up may carry it."""
+    server = RecordingH2TLSServer(mesh)
+    try:
+        client = start_sidecar(
+            {
+                "service": "orders",
+                "identity": mesh.identity("orders"),
+                "admin": {"listen": "127.0.0.1:0"},
+                "outbound": [{"name": "egress", "listen": "127.0.0.1:0", "routes": [{"cluster": "payments"}]}],
+                "clusters": [
+                    {
+                        "name": "payments", "protocol": "http2", "tls": {"mode": "mutual", "serverName": "payments"},
+                        "endpoints": [{"address": server.address}],
+                    }
+                ],
+            },
+            extra_args=("--workers", "1"),  # one event loop: one first connection (each loop asks once)
+        )
+        port = client.outbound_port()
+        endpoint = lambda: client.admin_json("GET", "/v1/clusters")[1]["clusters"][0]["endpoints"][0]  # noqa: E731
+        assert endpoint()["sidecar"] is None  # nothing asked yet
+        assert http1_post(port, "/first", b"a")[0] == 200
+        for index in range(3):
+            assert http1_post(port, f"/later{index}", b"b")[0] == 200
+        assert len(server.requests) == 4
+        for request in server.requests[1:]:
+            assert "x-sidecar-orig-proto" not in request, request
+        assert server.alpn and set(server.alpn) == {"h2"}, server.alpn
+        assert endpoint()["sidecar"] is False
+    finally:
+        server.close()
+
+
+def h2_mtls_request(mesh, port, path, extra_headers):
+    """One GET over HTTP/2 with mTLS (as `orders`) from a client that is not a sidecar (ALPN `h2`
+    only); returns the status and body."""
+    context = ssl.create_default_context(cafile=mesh.ca)
+    context.load_cert_chain(mesh.cert("orders"), mesh.key("orders"))
+    context.set_alpn_protocols(["h2"])
+    sock = context.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10), server_hostname="payments")
+    try:
+        assert sock.selected_alpn_protocol() == "h2"
+        conn = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
+        conn.initiate_connection()
+        headers = [(":method", "GET"), (":scheme", "https"), (":authority", "payments"), (":path", path), *extra_headers]
+        conn.send_headers(1, headers, end_stream=True)
+        sock.sendall(conn.data_to_send())
+        status, body = None, b""
+        while True:
+            data = sock.recv(65536)
+            assert data, "the connection closed before the response ended"
+            for event in conn.receive_data(data):
+                if isinstance(event, h2.events.ResponseReceived):
+                    status = dict(event.headers)[":status"]
+                elif isinstance(event, h2.events.DataReceived):
+                    body += event.data
+                    conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+                elif isinstance(event, h2.events.StreamEnded):
+                    return status, body
+            sock.sendall(conn.data_to_send())
+    finally:
+        sock.close()
+
+
+def test_inbound_believes_orig_proto_from_sidecars_only(mesh, start_sidecar):
+    """A verified mTLS caller that is not a sidecar (its connection picked `h2`, not
+    `sidecar/h2`) cannot make an `auto` inbound call the app in HTTP/1.1 by sending
+    `x-sidecar-orig-proto`: the app is offered HTTP/2 first, as for any HTTP/2 caller (this one
+    answers the preface as HTTP/1.1, so it then gets the request over HTTP/1.1), and never sees
+    the field."""
+    backend = HTTPBackend(echo_handler())
+    try:
+        server = start_sidecar(
+            {
+                "service": "payments",
+                "identity": mesh.identity("payments"),
+                "admin": {"listen": "127.0.0.1:0"},
+                "inbound": [{"name": "public", "listen": "127.0.0.1:0", "tls": "mutual", "forwardTo": backend.address, "protocol": "auto"}],
+            }
+        )
+        status, body = h2_mtls_request(mesh, server.inbound_port(), "/not-a-sidecar", [("x-sidecar-orig-proto", "HTTP/1.1")])
+        assert status == "200", body
+        assert "x-sidecar-orig-proto" not in json.loads(body)["headers"]
+        # The HTTP/2 preface was tried first (a connection of its own), then HTTP/1.1.
+        assert backend.connections == 2, backend.connections
     finally:
         backend.close()
 

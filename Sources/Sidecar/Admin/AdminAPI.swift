@@ -51,6 +51,9 @@ struct AdminAPI: Sendable {
                     // The HTTP version requests to it use; for `protocol: auto`, what it picked by
                     // ALPN (null until a connection has asked).
                     "protocol": negotiates ? endpoint.negotiatedProtocolName.map { $0 as Any } ?? NSNull() : cluster.config.protocol.rawValue,
+                    // Whether it is another sidecar (ALPN `sidecar/h2`); null until an HTTP/2
+                    // connection over TLS has asked (HTTP/1.1 connections do not ask).
+                    "sidecar": endpoint.isSidecar.map { $0 as Any } ?? NSNull(),
                     "weight": endpoint.weight,
                     "state": endpoint.stateName,
                     "activeRequests": endpoint.activeRequests.load(ordering: .relaxed),

@@ -33,11 +33,11 @@ final class HTTP2DownstreamHandler: ChannelDuplexHandler, NGHTTP2SessionDelegate
     private var idleCheckTarget: RepeatedTaskTarget<HTTP2DownstreamHandler>?
     private var drainTarget: RepeatedTaskTarget<HTTP2DownstreamHandler>?
 
-    init(worker: WorkerContext, listener: ListenerContext, connections: ConnectionTracker, peerIdentity: String?) {
+    init(worker: WorkerContext, listener: ListenerContext, connections: ConnectionTracker, peerIdentity: String?, peerIsSidecar: Bool = false) {
         self.worker = worker
         self.listener = listener
         self.connections = connections
-        self.peer = peerIdentity.map { DownstreamPeer(identity: $0, listener: listener) }
+        self.peer = peerIdentity.map { DownstreamPeer(identity: $0, listener: listener, isSidecar: peerIsSidecar) }
     }
 
     var eventLoop: EventLoop { worker.eventLoop }

@@ -27,6 +27,8 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandl
     /// Unowned, not weak, for the reason given in `HTTP1UpstreamConnection.owner`.
     private unowned let owner: LoopEndpoint?
     private let scheme: String
+    /// Over TLS (h2), not h2c.
+    let isSecure: Bool
     /// The server's first SETTINGS arrived: it speaks HTTP/2.
     private var peerSpokeHTTP2 = false
     /// The server's first bytes were not a SETTINGS frame (e.g. an HTTP/1.x error page).
@@ -62,6 +64,7 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandl
         self.negotiatesProtocol = negotiatesProtocol
         self.owner = owner
         self.scheme = secure ? "https" : "http"
+        self.isSecure = secure
         self.onClose = onClose
         do {
             session = try makeSession()
@@ -187,7 +190,10 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandl
             streamDone(stream)
             return nil
         }
-        HTTP2HeaderTranslation.requestFields(from: head, scheme: scheme, into: &outgoingFields)
+        // `x-sidecar-orig-proto` is for sidecars: sent over TLS to an endpoint that is one, or
+        // may be (its first connection's requests are submitted before the ALPN pick is known).
+        let toSidecar = isSecure && owner?.isSidecar != false
+        HTTP2HeaderTranslation.requestFields(from: head, scheme: scheme, into: &outgoingFields, marksHTTP1Caller: head.marksHTTP1Caller && toSidecar)
         let submitted = session.submitRequest(outgoingFields, body: body)
         outgoingFields.removeAll()  // nghttp2 copied it; a large list's storage goes now
         guard let id = submitted else {

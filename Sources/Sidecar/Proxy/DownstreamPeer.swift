@@ -6,12 +6,16 @@ final class DownstreamPeer {
     let identity: String
     /// Whether the listener's `allow` list admits this caller (an empty list admits any).
     let isAllowed: Bool
+    /// Whether the caller is another sidecar: its connection picked `sidecar/h2` by ALPN (see
+    /// `MeshALPN`). Only then is its `x-sidecar-orig-proto` believed.
+    let isSidecar: Bool
     /// The formatted header for the workload identity it was made with (which can change when
     /// the workload's certificate rotates).
     private var forwardedClientCertCache: (own: String, value: String)?
 
-    init(identity: String, listener: ListenerContext) {
+    init(identity: String, listener: ListenerContext, isSidecar: Bool = false) {
         self.identity = identity
+        self.isSidecar = isSidecar
         self.isAllowed = listener.allow.isEmpty || listener.allow.contains(identity)
     }
 

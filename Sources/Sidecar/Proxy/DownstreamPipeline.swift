@@ -72,8 +72,10 @@ final class DownstreamTLSHandshakeHandler: ChannelInboundHandler, RemovableChann
         worker.metrics.tlsHandshake(direction: .inbound, success: true)
         do {
             let peerIdentity = handshake.peerIdentity?.description
-            if handshake.negotiatedALPN == "h2" {
-                try ProxyListener.configureHTTP2(channel: context.channel, worker: worker, listener: listener, peerIdentity: peerIdentity)
+            if MeshALPN.isHTTP2(handshake.negotiatedALPN) {
+                try ProxyListener.configureHTTP2(
+                    channel: context.channel, worker: worker, listener: listener, peerIdentity: peerIdentity,
+                    peerIsSidecar: handshake.negotiatedALPN == MeshALPN.sidecarHTTP2)
             } else {
                 try ProxyListener.configureHTTP1(channel: context.channel, worker: worker, listener: listener, peerIdentity: peerIdentity)
             }

@@ -168,8 +168,9 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
                 return
             }
         }
-        // Each hop that upgrades adds its own; a caller's is never passed on, and only a mesh
-        // peer's (a verified mTLS caller of an inbound listener) is believed.
+        // Each hop that upgrades adds its own; a caller's is never passed on, and only another
+        // sidecar's (a verified mTLS caller of an inbound listener that picked `sidecar/h2`) is
+        // believed.
         if let originalProtocolIndex {
             // The one a sidecar sends is found on the way and taken out by its place (before any
             // other removal moves it); a caller that sent more than one gets all taken out.
@@ -200,7 +201,7 @@ final class ProxyExchange: UpstreamStreamDelegate, WheelTimerTarget {
         }
         // (Several of them, which no sidecar sends, say nothing.)
         callerIsHTTP2 = head.version.major == 2
-            && !(originalProtocolIsHTTP1 && originalProtocolCount == 1 && listener.direction == .inbound && peer != nil)
+            && !(originalProtocolIsHTTP1 && originalProtocolCount == 1 && listener.direction == .inbound && peer?.isSidecar == true)
         // An HTTP/2 hop (if the attempts take one) says what the caller spoke.
         head.marksHTTP1Caller = !callerIsHTTP2 && listener.direction == .outbound
         head.version = .http1_1

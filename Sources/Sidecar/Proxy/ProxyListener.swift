@@ -46,8 +46,10 @@ enum ProxyListener {
     }
 
     /// The HTTP/2 server pipeline: one handler that owns the nghttp2 session and its streams.
-    static func configureHTTP2(channel: Channel, worker: WorkerContext, listener: ListenerContext, peerIdentity: String?) throws {
-        let handler = HTTP2DownstreamHandler(worker: worker, listener: listener, connections: worker.connections, peerIdentity: peerIdentity)
+    /// `peerIsSidecar`: the caller picked `sidecar/h2` by ALPN (see `MeshALPN`).
+    static func configureHTTP2(channel: Channel, worker: WorkerContext, listener: ListenerContext, peerIdentity: String?, peerIsSidecar: Bool = false) throws {
+        let handler = HTTP2DownstreamHandler(
+            worker: worker, listener: listener, connections: worker.connections, peerIdentity: peerIdentity, peerIsSidecar: peerIsSidecar)
         try channel.pipeline.syncOperations.addHandler(handler)
     }
 

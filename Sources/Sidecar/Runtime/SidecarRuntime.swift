@@ -77,7 +77,7 @@ public final class SidecarRuntime: Sendable {
 
         if let identityConfig = config.identity, config.needsIdentity {
             let allWorkers = workers
-            let reloader = try IdentityReloader(config: identityConfig, serverALPN: ["h2", "http/1.1"], metrics: controlMetrics, logger: logger) { snapshot in
+            let reloader = try IdentityReloader(config: identityConfig, serverALPN: MeshALPN.server, metrics: controlMetrics, logger: logger) { snapshot in
                 for worker in allWorkers {
                     worker.context.eventLoop.execute { worker.context.identity = snapshot }
                 }

@@ -51,6 +51,23 @@ public final class Endpoint: Sendable {
         }
     }
 
+    /// Whether the endpoint is another sidecar, as the last HTTP/2 connection over TLS to it
+    /// said by ALPN (the admin API shows it): 0 not known yet, 1 no, 2 yes.
+    private let sidecarState = Atomic<Int>(0)
+
+    func noteSidecar(_ isSidecar: Bool) {
+        sidecarState.store(isSidecar ? 2 : 1, ordering: .relaxed)
+    }
+
+    /// Whether the endpoint is another sidecar; nil until an HTTP/2 connection over TLS asked.
+    var isSidecar: Bool? {
+        switch sidecarState.load(ordering: .relaxed) {
+        case 1: return false
+        case 2: return true
+        default: return nil
+        }
+    }
+
     private static let nextID = Atomic<Int>(1)
 
     init(address: SocketAddressSpec, weight: Int) {

@@ -173,13 +173,20 @@ final class LoopCluster {
         connector.connectHTTP2(loopEndpoint, handler: connection).whenComplete { [unowned loopEndpoint] result in
             switch result {
             case .success(let alpn):
+                if connection.isSecure {
+                    // Whether the endpoint is another sidecar (see `MeshALPN`): until this is
+                    // known, requests carry the headers meant for sidecars only.
+                    let isSidecar = alpn == MeshALPN.sidecarHTTP2
+                    loopEndpoint.isSidecar = isSidecar
+                    loopEndpoint.endpoint.noteSidecar(isSidecar)
+                }
                 if negotiates {
                     // `protocol: auto`: the server's ALPN pick says whether the endpoint speaks
                     // HTTP/2. If it picked HTTP/1.1, nothing was sent here: the channel becomes an
                     // HTTP/1.1 connection, and the exchanges waiting for it go again over
                     // HTTP/1.1 as the same attempt (`UpstreamVersionChoice.fallsBackToHTTP1`).
-                    loopEndpoint.endpoint.negotiatedHTTPVersion.store(alpn == "h2" ? 2 : 1, ordering: .relaxed)
-                    guard alpn == "h2" else {
+                    loopEndpoint.endpoint.negotiatedHTTPVersion.store(MeshALPN.isHTTP2(alpn) ? 2 : 1, ordering: .relaxed)
+                    guard MeshALPN.isHTTP2(alpn) else {
                         loopEndpoint.notePickedHTTP1(now: .now())
                         self.handOverToHTTP1(connection, of: loopEndpoint, alpn: alpn)
                         return

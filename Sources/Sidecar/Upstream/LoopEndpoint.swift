@@ -22,6 +22,10 @@ final class LoopEndpoint {
     /// it since; the address may be another server's now).
     private(set) var pickedHTTP1At: NIODeadline?
     static let protocolRecheckInterval = TimeAmount.seconds(60)
+    /// Whether the endpoint is another sidecar, as the ALPN pick of this loop's last HTTP/2
+    /// connection over TLS to it said (`sidecar/h2`, see `MeshALPN`); nil until one has asked.
+    /// `x-sidecar-orig-proto` goes only to an endpoint that is, or may be, a sidecar.
+    var isSidecar: Bool?
     /// Connections to this endpoint opened by this loop and not yet closed.
     var openConnections = 0
     /// Smooth weighted round robin's running weight.
