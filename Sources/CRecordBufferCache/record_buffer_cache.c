@@ -18,12 +18,20 @@
 //
 // Cached blocks are not cleared, exactly as malloc does not clear a reused block; OpenSSL does
 // not rely on either (SSL_OP_CLEANSE_PLAINTEXT clears buffers before they are freed).
+//
+// Zero-byte requests get NULL, as from OpenSSL's own CRYPTO_malloc and CRYPTO_realloc. Without
+// glibc (no malloc_usable_size to tell a block's size) nothing is cached.
 
 #include "record_buffer_cache.h"
 
-#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#define SIDECAR_RECORD_BUFFER_CACHING 1
+#else
+#define SIDECAR_RECORD_BUFFER_CACHING 0
+#endif
 
 struct record_buffer_cache {
     void *blocks[SIDECAR_RECORD_BUFFER_SLOTS];
@@ -32,6 +40,7 @@ struct record_buffer_cache {
 };
 
 static _Thread_local struct record_buffer_cache cache;
+#if SIDECAR_RECORD_BUFFER_CACHING
 static pthread_key_t exit_key;
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 static int exit_key_made;
@@ -49,11 +58,15 @@ static void release_cache(void *unused) {
 static void make_exit_key(void) {
     exit_key_made = pthread_key_create(&exit_key, release_cache) == 0;
 }
+#endif
 
 void *sidecar_record_buffer_malloc(size_t size, const char *file, int line) {
     (void)file;
     (void)line;
-    if (size >= SIDECAR_RECORD_BUFFER_SMALLEST && size <= SIDECAR_RECORD_BUFFER_BLOCK) {
+    if (size == 0) {
+        return NULL;
+    }
+    if (SIDECAR_RECORD_BUFFER_CACHING && size >= SIDECAR_RECORD_BUFFER_SMALLEST && size <= SIDECAR_RECORD_BUFFER_BLOCK) {
         if (cache.count > 0) {
             return cache.blocks[--cache.count];
         }
@@ -63,8 +76,13 @@ void *sidecar_record_buffer_malloc(size_t size, const char *file, int line) {
 }
 
 void *sidecar_record_buffer_realloc(void *block, size_t size, const char *file, int line) {
-    (void)file;
-    (void)line;
+    if (block == NULL) {
+        return sidecar_record_buffer_malloc(size, file, line);
+    }
+    if (size == 0) {
+        sidecar_record_buffer_free(block, file, line);
+        return NULL;
+    }
     return realloc(block, size);
 }
 
@@ -74,6 +92,7 @@ void sidecar_record_buffer_free(void *block, const char *file, int line) {
     if (block == NULL) {
         return;
     }
+#if SIDECAR_RECORD_BUFFER_CACHING
     if (cache.count < SIDECAR_RECORD_BUFFER_SLOTS) {
         size_t usable = malloc_usable_size(block);
         // Up to one malloc granule more than a block: what malloc(BLOCK) itself hands out.
@@ -91,6 +110,7 @@ void sidecar_record_buffer_free(void *block, const char *file, int line) {
             return;
         }
     }
+#endif
     free(block);
 }
 

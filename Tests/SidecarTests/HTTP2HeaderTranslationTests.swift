@@ -14,7 +14,7 @@ final class HTTP2HeaderTranslationTests: XCTestCase {
 
     private func requestFields(_ head: ProxyRequestHead, scheme: String) -> HTTP2FieldList {
         var list = HTTP2FieldList()
-        HTTP2HeaderTranslation.requestFields(from: head, scheme: scheme, into: &list)
+        HTTP2HeaderTranslation.requestFields(from: head, scheme: scheme, into: &list, marksHTTP1Caller: head.marksHTTP1Caller)
         return list
     }
 
@@ -213,11 +213,11 @@ final class HTTP2HeaderTranslationTests: XCTestCase {
     func testALargeHeadsStorageIsNotKept() {
         var list = HTTP2FieldList()
         let big = ProxyRequestHead(method: .GET, uri: "/", fields: HTTPFieldBlock([("host", "h"), ("x-big", String(repeating: "b", count: 10_000))]))
-        HTTP2HeaderTranslation.requestFields(from: big, scheme: "http", into: &list)
+        HTTP2HeaderTranslation.requestFields(from: big, scheme: "http", into: &list, marksHTTP1Caller: false)
         XCTAssertGreaterThan(list.bytes.capacity, HTTP2FieldList.keptCapacity)
         list.removeAll()
         XCTAssertLessThanOrEqual(list.bytes.capacity, HTTP2FieldList.keptCapacity)
-        HTTP2HeaderTranslation.requestFields(from: ProxyRequestHead(method: .GET, uri: "/", fields: HTTPFieldBlock([("host", "h")])), scheme: "http", into: &list)
+        HTTP2HeaderTranslation.requestFields(from: ProxyRequestHead(method: .GET, uri: "/", fields: HTTPFieldBlock([("host", "h")])), scheme: "http", into: &list, marksHTTP1Caller: false)
         let capacity = list.bytes.capacity
         list.removeAll()
         XCTAssertEqual(list.bytes.capacity, capacity, "a small list's storage is kept for the next message")

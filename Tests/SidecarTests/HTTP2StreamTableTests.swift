@@ -66,12 +66,13 @@ final class HTTP2StreamTableTests: XCTestCase {
         }
     }
 
-    /// Keys that share a home slot (ids a table's size apart) form one probe run; removing from
-    /// its front or middle must leave the rest reachable.
+    /// Keys that share a home slot form one probe run; removing from its front or middle must
+    /// leave the rest reachable.
     func testRemovalInsideACollidingRunKeepsTheRestReachable() {
-        var table = HTTP2StreamTable<Box>()
-        // 8 slots: ids 1, 17, 33 all have home slot 0; 3 has home slot 1.
-        let ids: [Int32] = [1, 3, 17, 33]
+        // Multiplier 1 and 8 slots: the home slot is id >> 29, so every id below 2^29 has home
+        // slot 0 and 0x2000_0001 has home slot 1, inside the run.
+        var table = HTTP2StreamTable<Box>(multiplier: 1)
+        let ids: [Int32] = [1, 3, 0x2000_0001, 17, 33]
         for id in ids { table[id] = Box(id) }
         for removed in ids {
             var copy = table
@@ -96,6 +97,34 @@ final class HTTP2StreamTableTests: XCTestCase {
         XCTAssertEqual(table.count, 21)
         XCTAssertNil(table[1])
         XCTAssertEqual(table[1001]?.id, 1001)
+    }
+
+    /// Stream 0 is the connection, never a stream: asking to remove it changes nothing (an empty
+    /// slot's id is 0, so a lookup of 0 must not find one).
+    func testStreamZeroIsNeverFound() {
+        var table = HTTP2StreamTable<Box>()
+        table[1] = Box(1)
+        table[3] = Box(3)
+        XCTAssertNil(table[0])
+        XCTAssertNil(table.removeValue(forKey: 0))
+        table[0] = nil
+        XCTAssertEqual(table.count, 2)
+        XCTAssertEqual(table[1]?.id, 1)
+        XCTAssertEqual(table[3]?.id, 3)
+    }
+
+    /// Ids a client could pick to collide under the old `id / 2` slots (a table's size apart)
+    /// spread out under a random multiplier: no long probe runs.
+    func testIDsATableSizeApartDoNotPileUp() {
+        var longest = 0
+        for _ in 0..<20 {
+            var table = HTTP2StreamTable<Box>()
+            let ids = (0..<200).map { Int32(1 + 1024 * $0) }  // 512 slots once grown for 200
+            for id in ids { table[id] = Box(id) }
+            longest = max(longest, table.longestProbeRun)
+            for id in ids { XCTAssertEqual(table[id]?.id, id) }
+        }
+        XCTAssertLessThan(longest, 40, "colliding ids under a random multiplier")
     }
 
     func testRemoveAllEmptiesTheTable() {

@@ -42,7 +42,7 @@ final class TLSRecordBufferCacheTests: XCTestCase {
 
     func testOtherSizesGoStraightToMalloc() {
         drain()
-        for size in [0, 1, 100, 4096, Int(SIDECAR_RECORD_BUFFER_SMALLEST) - 1, block + 100, 65_536] {
+        for size in [1, 100, 4096, Int(SIDECAR_RECORD_BUFFER_SMALLEST) - 1, block + 100, 65_536] {
             let pointer = allocate(size)
             XCTAssertLessThan(malloc_usable_size(pointer), max(size, 24) + 64, "size \(size) gets no whole block")
             free(pointer)
@@ -50,6 +50,18 @@ final class TLSRecordBufferCacheTests: XCTestCase {
         }
         free(nil)
         XCTAssertEqual(sidecar_record_buffer_cached(), 0)
+    }
+
+    /// Zero bytes is NULL, as from OpenSSL's own allocation functions.
+    func testZeroBytesIsNull() {
+        XCTAssertNil(sidecar_record_buffer_malloc(0, #file, #line))
+        XCTAssertNil(sidecar_record_buffer_realloc(nil, 0, #file, #line))
+        let pointer = allocate(100)
+        XCTAssertNil(sidecar_record_buffer_realloc(pointer, 0, #file, #line), "freed, as OpenSSL's realloc to 0 does")
+        let grown = sidecar_record_buffer_realloc(nil, 17_000, #file, #line)
+        XCTAssertGreaterThanOrEqual(malloc_usable_size(grown), block, "realloc of nothing is malloc, cache included")
+        free(grown)
+        drain()
     }
 
     func testTheCacheIsBounded() {

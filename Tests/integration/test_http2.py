@@ -293,7 +293,8 @@ def http1_only_mtls_backend(mesh):
     return HTTPBackend(echo_handler(), ssl_context=context)
 
 
-def auto_cluster_client(mesh, start_sidecar, address, **cluster_settings):
+def cluster_client(mesh, start_sidecar, address, protocol="auto", extra_args=(), **cluster_settings):
+    """An outbound sidecar (`orders`) with one mTLS cluster `payments` of `protocol` to `address`."""
     return start_sidecar(
         {
             "service": "orders",
@@ -303,13 +304,14 @@ def auto_cluster_client(mesh, start_sidecar, address, **cluster_settings):
             "clusters": [
                 {
                     "name": "payments",
-                    "protocol": "auto",
+                    "protocol": protocol,
                     "tls": {"mode": "mutual", "serverName": "payments"},
                     "endpoints": [{"address": address}],
                     **cluster_settings,
                 }
             ],
-        }
+        },
+        extra_args=extra_args,
     )
 
 
@@ -327,7 +329,7 @@ def test_auto_cluster_speaks_http1_to_an_endpoint_that_picks_it(mesh, start_side
     their first attempt, and every connection negotiated HTTP/1.1."""
     backend = http1_only_mtls_backend(mesh)
     try:
-        client_sidecar = auto_cluster_client(mesh, start_sidecar, backend.address)
+        client_sidecar = cluster_client(mesh, start_sidecar, backend.address)
         port = client_sidecar.outbound_port()
         with futures.ThreadPoolExecutor(4) as pool:
             results = list(pool.map(lambda i: http1_post(port, f"/first{i}", b"c" * 5000), range(4)))
@@ -348,7 +350,7 @@ def test_auto_cluster_keeps_a_large_body_back_until_the_endpoint_has_picked(mesh
     go over HTTP/1.1 whole."""
     backend = http1_only_mtls_backend(mesh)
     try:
-        port = auto_cluster_client(mesh, start_sidecar, backend.address, retries={"maxRetries": 0}).outbound_port()
+        port = cluster_client(mesh, start_sidecar, backend.address, retries={"maxRetries": 0}).outbound_port()
         assert_echo(http1_post(port, "/big", b"e" * 300_000), 300_000)
     finally:
         backend.close()
@@ -360,7 +362,7 @@ def test_auto_cluster_falls_back_within_one_connection_slot(mesh, start_sidecar)
     without needing a second slot: no `upstream_overflow`, and one TLS connection in all."""
     backend = http1_only_mtls_backend(mesh)
     try:
-        client = auto_cluster_client(
+        client = cluster_client(
             mesh, start_sidecar, backend.address, circuitBreaker={"maxConnections": 1}, retries={"maxRetries": 0}
         )
         # One caller connection: its requests stay on one event loop (a second loop would need a
@@ -379,24 +381,24 @@ def test_auto_cluster_falls_back_within_one_connection_slot(mesh, start_sidecar)
         backend.close()
 
 
-class RecordingH2TLSServer:
-    """An mTLS HTTP/2 server that is not a sidecar (the `h2` library; ALPN `h2` only, so it
-    ignores `sidecar/h2`): answers every request 200 and records its headers and each
-    connection's ALPN pick."""
+class H2TestServer:
+    """A server made with the `h2` library, h2c or (with `ssl_context`) h2 over TLS, a thread per
+    connection; subclasses answer in `request(h2conn, event)` for each request received."""
 
-    def __init__(self, mesh):
-        self.requests = []
-        self.alpn = []
-        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.context.load_cert_chain(mesh.cert("payments"), mesh.key("payments"))
-        self.context.load_verify_locations(mesh.ca)
-        self.context.verify_mode = ssl.CERT_REQUIRED
-        self.context.set_alpn_protocols(["h2"])
+    def __init__(self, ssl_context=None):
+        self.ssl_context = ssl_context
         self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
         self.address = f"127.0.0.1:{self.sock.getsockname()[1]}"
         threading.Thread(target=self._accept, daemon=True).start()
+
+    def connected(self, conn):
+        """A connection is up (after the TLS handshake, if any)."""
+
+    def request(self, h2conn, event):
+        raise NotImplementedError
 
     def _accept(self):
         while True:
@@ -406,26 +408,25 @@ class RecordingH2TLSServer:
                 return
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
-    def _serve(self, raw):
-        try:
-            conn = self.context.wrap_socket(raw, server_side=True)
-        except (OSError, ssl.SSLError):
-            raw.close()
-            return
-        self.alpn.append(conn.selected_alpn_protocol())
+    def _serve(self, conn):
+        if self.ssl_context is not None:
+            try:
+                conn = self.ssl_context.wrap_socket(conn, server_side=True)
+            except (OSError, ssl.SSLError):
+                conn.close()
+                return
+        self.connected(conn)
         h2conn = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=False, header_encoding="utf-8"))
         h2conn.initiate_connection()
-        conn.sendall(h2conn.data_to_send())
         try:
+            conn.sendall(h2conn.data_to_send())
             while True:
                 data = conn.recv(65536)
                 if not data:
                     return
                 for event in h2conn.receive_data(data):
                     if isinstance(event, h2.events.RequestReceived):
-                        self.requests.append(dict(event.headers))
-                        h2conn.send_headers(event.stream_id, [(":status", "200"), ("content-length", "2")])
-                        h2conn.send_data(event.stream_id, b"ok", end_stream=True)
+                        self.request(h2conn, event)
                     elif isinstance(event, h2.events.DataReceived):
                         h2conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
                 conn.sendall(h2conn.data_to_send())
@@ -438,27 +439,37 @@ class RecordingH2TLSServer:
         self.sock.close()
 
 
+class RecordingH2TLSServer(H2TestServer):
+    """An mTLS HTTP/2 server that is not a sidecar (ALPN `h2` only, so it ignores `sidecar/h2`):
+    answers every request 200 and records its headers and each connection's ALPN pick."""
+
+    def __init__(self, mesh):
+        self.requests = []
+        self.alpn = []
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(mesh.cert("payments"), mesh.key("payments"))
+        context.load_verify_locations(mesh.ca)
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.set_alpn_protocols(["h2"])
+        super().__init__(ssl_context=context)
+
+    def connected(self, conn):
+        self.alpn.append(conn.selected_alpn_protocol())
+
+    def request(self, h2conn, event):
+        self.requests.append(dict(event.headers))
+        h2conn.send_headers(event.stream_id, [(":status", "200"), ("content-length", "2")])
+        h2conn.send_data(event.stream_id, b"ok", end_stream=True)
+
+
 def test_orig_proto_goes_to_sidecars_only(mesh, start_sidecar):
     """An HTTP/2 cluster's endpoint that is not a sidecar (an mTLS h2 server that picks `h2`, not
     `sidecar/h2`) stops getting `x-sidecar-orig-proto` once its first connection's ALPN pick is
     known: only requests submitted while that connection was being set up may carry it."""
     server = RecordingH2TLSServer(mesh)
     try:
-        client = start_sidecar(
-            {
-                "service": "orders",
-                "identity": mesh.identity("orders"),
-                "admin": {"listen": "127.0.0.1:0"},
-                "outbound": [{"name": "egress", "listen": "127.0.0.1:0", "routes": [{"cluster": "payments"}]}],
-                "clusters": [
-                    {
-                        "name": "payments", "protocol": "http2", "tls": {"mode": "mutual", "serverName": "payments"},
-                        "endpoints": [{"address": server.address}],
-                    }
-                ],
-            },
-            extra_args=("--workers", "1"),  # one event loop: one first connection (each loop asks once)
-        )
+        # One event loop: one first connection (each loop asks once).
+        client = cluster_client(mesh, start_sidecar, server.address, protocol="http2", extra_args=("--workers", "1"))
         port = client.outbound_port()
         endpoint = lambda: client.admin_json("GET", "/v1/clusters")[1]["clusters"][0]["endpoints"][0]  # noqa: E731
         assert endpoint()["sidecar"] is None  # nothing asked yet
@@ -966,57 +977,24 @@ def test_drain_sends_goaway_and_finishes_in_flight(start_sidecar):
         backend.close()
 
 
-class RefusingH2Server:
-    """A plaintext HTTP/2 (h2c) server made with the `h2` library: the first request it ever sees
-    is refused with RST_STREAM REFUSED_STREAM, every later one answered 200 `served`."""
+class RefusingH2Server(H2TestServer):
+    """h2c: the first request it ever sees is refused with RST_STREAM REFUSED_STREAM, every later
+    one answered 200 `served`."""
 
     def __init__(self):
         self.requests = 0
         self.lock = threading.Lock()
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.address = f"127.0.0.1:{self.sock.getsockname()[1]}"
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn):
-        h2conn = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=False, header_encoding="utf-8"))
-        h2conn.initiate_connection()
-        conn.sendall(h2conn.data_to_send())
-        try:
-            while True:
-                data = conn.recv(65536)
-                if not data:
-                    return
-                for event in h2conn.receive_data(data):
-                    if isinstance(event, h2.events.RequestReceived):
-                        with self.lock:
-                            self.requests += 1
-                            first = self.requests == 1
-                        if first:
-                            h2conn.reset_stream(event.stream_id, error_code=h2.errors.ErrorCodes.REFUSED_STREAM)
-                        else:
-                            h2conn.send_headers(event.stream_id, [(":status", "200"), ("content-length", "6")])
-                            h2conn.send_data(event.stream_id, b"served", end_stream=True)
-                    elif isinstance(event, h2.events.DataReceived):
-                        h2conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
-                conn.sendall(h2conn.data_to_send())
-        except (OSError, h2.exceptions.ProtocolError, h2.exceptions.StreamClosedError):
-            return
-        finally:
-            conn.close()
-
-    def close(self):
-        self.sock.close()
+    def request(self, h2conn, event):
+        with self.lock:
+            self.requests += 1
+            first = self.requests == 1
+        if first:
+            h2conn.reset_stream(event.stream_id, error_code=h2.errors.ErrorCodes.REFUSED_STREAM)
+        else:
+            h2conn.send_headers(event.stream_id, [(":status", "200"), ("content-length", "6")])
+            h2conn.send_data(event.stream_id, b"served", end_stream=True)
 
 
 def test_refused_stream_from_h2_upstream_is_retried(start_sidecar):

@@ -213,10 +213,10 @@ enum HTTP2HeaderTranslation {
     /// Writes into `list` (emptied first) the header list for sending `head` as an HTTP/2
     /// request: `:method`, `:scheme`, `:authority` (from `Host`), `:path`, then the fields
     /// lower-cased with connection-specific ones stripped. A gRPC request gets `te: trailers`
-    /// (gRPC servers expect it); with `marksHTTP1Caller` (the head's flag, for an endpoint that
-    /// is or may be a sidecar), `x-sidecar-orig-proto: HTTP/1.1`.
+    /// (gRPC servers expect it); with `marksHTTP1Caller` (the head's flag, when the endpoint is
+    /// or may be a sidecar), `x-sidecar-orig-proto: HTTP/1.1`.
     static func requestFields(
-        from head: ProxyRequestHead, scheme: String, into list: inout HTTP2FieldList, marksHTTP1Caller: Bool? = nil
+        from head: ProxyRequestHead, scheme: String, into list: inout HTTP2FieldList, marksHTTP1Caller: Bool
     ) {
         list.removeAll()
         list.append(name: ":method", value: head.method.rawValue)
@@ -239,7 +239,7 @@ enum HTTP2HeaderTranslation {
             list.append(name: name, value: value, lowercasingName: true)
         }
         if isGRPC, !hasTE { list.append(name: "te", value: "trailers") }
-        if marksHTTP1Caller ?? head.marksHTTP1Caller { list.append(name: "x-sidecar-orig-proto", value: "HTTP/1.1") }
+        if marksHTTP1Caller { list.append(name: "x-sidecar-orig-proto", value: "HTTP/1.1") }
     }
 
     /// Writes into `list` (emptied first) the header list for sending `head` as an HTTP/2

@@ -2,10 +2,11 @@
 ///
 /// A request's stream is looked up four or five times on each side (its headers, data, end of
 /// stream and close arrive as separate nghttp2 callbacks). A `Dictionary` hashes every key with
-/// SipHash: ~230 instructions a lookup, ~1,000 a request on each sidecar. Stream IDs need none of
-/// that: one endpoint of a connection numbers its streams in increasing order, all odd or all
-/// even (RFC 9113 §5.1.1), so `id / 2` modulo a power of two puts the streams open at one time
-/// in neighbouring slots, with collisions only once IDs have wrapped around the table.
+/// SipHash: ~230 instructions a lookup, ~1,000 a request on each sidecar. A stream ID needs far
+/// less: one multiplication by an odd number drawn at random for each table, keeping the top
+/// bits (multiply-shift hashing). That spreads the increasing IDs a connection's streams get
+/// (RFC 9113 §5.1.1) over the slots, and a client, which picks the IDs of its own streams, cannot
+/// choose IDs that pile up in one probe run without knowing the multiplier.
 ///
 /// Open addressing with linear probing, at most half full (so a probe always ends at an empty
 /// slot), and deletion by moving later entries of the probe run back (Knuth's Algorithm R), so
@@ -19,23 +20,36 @@ struct HTTP2StreamTable<Value>: Sequence {
 
     private var slots: [Slot] = []
     private(set) var count = 0
+    /// 32 minus log2 of the slot count: the product's top bits pick the home slot.
+    private var shift: UInt32 = 32
+    /// Odd; drawn when the table first gets slots (0 until then).
+    private var multiplier: UInt32
 
     /// Slots the first insertion makes; the table doubles when it would be more than half full.
     static var initialCapacity: Int { 8 }
 
-    init() {}
+    init() {
+        multiplier = 0
+    }
+
+    /// A table with a fixed multiplier (made odd), for tests that need to know where IDs land.
+    init(multiplier: UInt32) {
+        self.multiplier = multiplier | 1
+    }
 
     var isEmpty: Bool { count == 0 }
 
     private var mask: Int { slots.count &- 1 }
 
     @inline(__always)
-    private func home(of id: Int32) -> Int { Int(UInt32(bitPattern: id) >> 1) & mask }
+    private func home(of id: Int32) -> Int {
+        Int(truncatingIfNeeded: (UInt32(bitPattern: id) &* multiplier) >> shift)
+    }
 
-    /// Where `id` is stored, if it is.
+    /// Where `id` is stored, if it is (never for 0, which marks empty slots).
     @inline(__always)
     private func index(of id: Int32) -> Int? {
-        guard count > 0 else { return nil }
+        guard count > 0, id != 0 else { return nil }
         var index = home(of: id)
         while true {
             let stored = slots[index].id
@@ -96,7 +110,7 @@ struct HTTP2StreamTable<Value>: Sequence {
         return removed
     }
 
-    /// Empties the table; its storage goes too, so an idle connection holds none.
+    /// Empties the table and lets its storage go (a connection that closes).
     mutating func removeAll() {
         slots = []
         count = 0
@@ -104,7 +118,10 @@ struct HTTP2StreamTable<Value>: Sequence {
 
     private mutating func grow() {
         let old = slots
-        slots = Array(repeating: Slot(id: 0, value: nil), count: Swift.max(Self.initialCapacity, old.count &* 2))
+        let capacity = Swift.max(Self.initialCapacity, old.count &* 2)
+        slots = Array(repeating: Slot(id: 0, value: nil), count: capacity)
+        shift = 32 &- UInt32(capacity.trailingZeroBitCount)
+        if multiplier == 0 { multiplier = UInt32.random(in: 0...UInt32.max) | 1 }
         count = 0
         for slot in old where slot.id != 0 {
             var index = home(of: slot.id)
@@ -112,6 +129,15 @@ struct HTTP2StreamTable<Value>: Sequence {
             slots[index] = slot
             count &+= 1
         }
+    }
+
+    /// The most slots one lookup would visit (tests: how well the IDs are spread).
+    var longestProbeRun: Int {
+        var longest = 0
+        for (index, slot) in slots.enumerated() where slot.id != 0 {
+            longest = Swift.max(longest, (index &- home(of: slot.id)) & mask &+ 1)
+        }
+        return longest
     }
 
     /// The values, in no particular order. Iterating a copy: the table may change meanwhile.

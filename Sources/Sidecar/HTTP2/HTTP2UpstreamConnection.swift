@@ -78,7 +78,6 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandl
         session?.delegate = self
     }
 
-
     /// Whether a new stream may be opened here now.
     var hasCapacity: Bool {
         switch state {
