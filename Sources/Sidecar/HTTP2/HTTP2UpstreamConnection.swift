@@ -191,7 +191,8 @@ final class HTTP2UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandl
         }
         // `x-sidecar-orig-proto` is for sidecars: sent over TLS to an endpoint that is one, or
         // may be (its first connection's requests are submitted before the ALPN pick is known).
-        let toSidecar = isSecure && owner?.isSidecar != false
+        // Until this loop has asked, what another loop learned counts.
+        let toSidecar = isSecure && (owner?.isSidecar ?? owner?.endpoint.isSidecar) != false
         HTTP2HeaderTranslation.requestFields(from: head, scheme: scheme, into: &outgoingFields, marksHTTP1Caller: head.marksHTTP1Caller && toSidecar)
         let submitted = session.submitRequest(outgoingFields, body: body)
         outgoingFields.removeAll()  // nghttp2 copied it; a large list's storage goes now

@@ -52,7 +52,7 @@ final class LoopEndpoint {
     func recheckProtocolIfDue(now: NIODeadline) {
         guard speaksHTTP2 == false, let pickedHTTP1At, now - pickedHTTP1At >= Self.protocolRecheckInterval else { return }
         speaksHTTP2 = nil
-        isSidecar = nil  // a sidecar put in front of it gets the header from its first request on
+        isSidecar = nil  // the next connection asks again
         self.pickedHTTP1At = nil
     }
 
