@@ -69,11 +69,17 @@ final class HTTP2StreamTableTests: XCTestCase {
     /// Keys that share a home slot form one probe run; removing from its front or middle must
     /// leave the rest reachable.
     func testRemovalInsideACollidingRunKeepsTheRestReachable() {
-        // Multiplier 1 and 8 slots: the home slot is id >> 29, so every id below 2^29 has home
-        // slot 0 and 0x2000_0001 has home slot 1, inside the run.
-        var table = HTTP2StreamTable<Box>(multiplier: 1)
-        let ids: [Int32] = [1, 3, 0x2000_0001, 17, 33]
+        // With a known seed and 8 slots (the top 3 bits of the hash), find four ids whose home is
+        // slot 0 and one whose home is slot 1: inserted in that order they make one run.
+        let seed: UInt64 = 42
+        func home(_ id: Int32) -> UInt64 { HTTP2StreamTable<Box>.hash(id, seed: seed) >> 61 }
+        let odd = stride(from: Int32(1), to: 100_000, by: 2)
+        let slotZero = Array(odd.lazy.filter { home($0) == 0 }.prefix(4))
+        let slotOne = odd.first { home($0) == 1 }!
+        var table = HTTP2StreamTable<Box>(seed: seed)
+        let ids = [slotZero[0], slotZero[1], slotOne, slotZero[2], slotZero[3]]
         for id in ids { table[id] = Box(id) }
+        XCTAssertEqual(table.longestProbeRun, 5, "one run from slot 0")
         for removed in ids {
             var copy = table
             XCTAssertEqual(copy.removeValue(forKey: removed)?.id, removed)
@@ -113,18 +119,18 @@ final class HTTP2StreamTableTests: XCTestCase {
         XCTAssertEqual(table[3]?.id, 3)
     }
 
-    /// Ids a client could pick to collide under the old `id / 2` slots (a table's size apart)
-    /// spread out under a random multiplier: no long probe runs.
-    func testIDsATableSizeApartDoNotPileUp() {
+    /// Ids a client could pick to collide under `id / 2` slots or a single multiplication (a
+    /// power of two apart) spread out: no long probe runs, for any of 200 seeds.
+    func testIDsAPowerOfTwoApartDoNotPileUp() {
         var longest = 0
-        for _ in 0..<20 {
-            var table = HTTP2StreamTable<Box>()
+        for seed in 1...200 {
+            var table = HTTP2StreamTable<Box>(seed: UInt64(seed) &* 0x9E37_79B9_7F4A_7C15)
             let ids = (0..<200).map { Int32(1 + 1024 * $0) }  // 512 slots once grown for 200
             for id in ids { table[id] = Box(id) }
             longest = max(longest, table.longestProbeRun)
             for id in ids { XCTAssertEqual(table[id]?.id, id) }
         }
-        XCTAssertLessThan(longest, 40, "colliding ids under a random multiplier")
+        XCTAssertLessThan(longest, 40, "ids a power of two apart")
     }
 
     func testRemoveAllEmptiesTheTable() {

@@ -3,10 +3,12 @@
 /// A request's stream is looked up four or five times on each side (its headers, data, end of
 /// stream and close arrive as separate nghttp2 callbacks). A `Dictionary` hashes every key with
 /// SipHash: ~230 instructions a lookup, ~1,000 a request on each sidecar. A stream ID needs far
-/// less: one multiplication by an odd number drawn at random for each table, keeping the top
-/// bits (multiply-shift hashing). That spreads the increasing IDs a connection's streams get
-/// (RFC 9113 §5.1.1) over the slots, and a client, which picks the IDs of its own streams, cannot
-/// choose IDs that pile up in one probe run without knowing the multiplier.
+/// less: SplitMix64's finaliser (two multiplications, three shifts) of the ID plus a seed drawn
+/// at random for each table, keeping the top bits. That spreads the IDs a connection's streams
+/// get over the slots whatever their pattern, and a client, which picks the IDs of its own
+/// streams, cannot choose IDs that pile up in one probe run without knowing the seed. (A single
+/// multiplication is not enough: IDs a power of two apart lose that many bits of the multiplier,
+/// and about one random multiplier in twenty then piled 200 such IDs into runs of 150.)
 ///
 /// Open addressing with linear probing, at most half full (so a probe always ends at an empty
 /// slot), and deletion by moving later entries of the probe run back (Knuth's Algorithm R), so
@@ -20,21 +22,28 @@ struct HTTP2StreamTable<Value>: Sequence {
 
     private var slots: [Slot] = []
     private(set) var count = 0
-    /// 32 minus log2 of the slot count: the product's top bits pick the home slot.
-    private var shift: UInt32 = 32
-    /// Odd; drawn when the table first gets slots (0 until then).
-    private var multiplier: UInt32
+    /// 64 minus log2 of the slot count: the hash's top bits pick the home slot.
+    private var shift: UInt64 = 64
+    /// Drawn when the table first gets slots, unless given.
+    private var seed: UInt64?
 
     /// Slots the first insertion makes; the table doubles when it would be more than half full.
     static var initialCapacity: Int { 8 }
 
-    init() {
-        multiplier = 0
+    init() {}
+
+    /// A table with a fixed seed, for tests that need to know where IDs land.
+    init(seed: UInt64) {
+        self.seed = seed
     }
 
-    /// A table with a fixed multiplier (made odd), for tests that need to know where IDs land.
-    init(multiplier: UInt32) {
-        self.multiplier = multiplier | 1
+    /// The hash of `id` under `seed` (SplitMix64's finaliser); its top bits are the home slot.
+    @inline(__always)
+    static func hash(_ id: Int32, seed: UInt64) -> UInt64 {
+        var z = UInt64(UInt32(bitPattern: id)) &+ seed
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 
     var isEmpty: Bool { count == 0 }
@@ -43,7 +52,7 @@ struct HTTP2StreamTable<Value>: Sequence {
 
     @inline(__always)
     private func home(of id: Int32) -> Int {
-        Int(truncatingIfNeeded: (UInt32(bitPattern: id) &* multiplier) >> shift)
+        Int(truncatingIfNeeded: Self.hash(id, seed: seed ?? 0) >> shift)
     }
 
     /// Where `id` is stored, if it is (never for 0, which marks empty slots).
@@ -120,8 +129,8 @@ struct HTTP2StreamTable<Value>: Sequence {
         let old = slots
         let capacity = Swift.max(Self.initialCapacity, old.count &* 2)
         slots = Array(repeating: Slot(id: 0, value: nil), count: capacity)
-        shift = 32 &- UInt32(capacity.trailingZeroBitCount)
-        if multiplier == 0 { multiplier = UInt32.random(in: 0...UInt32.max) | 1 }
+        shift = 64 &- UInt64(capacity.trailingZeroBitCount)
+        if seed == nil { seed = UInt64.random(in: 0...UInt64.max) }
         count = 0
         for slot in old where slot.id != 0 {
             var index = home(of: slot.id)
