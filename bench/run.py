@@ -30,6 +30,7 @@ BENCH = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(BENCH)
 sys.path.insert(0, BENCH)
 
+import chart  # noqa: E402
 from peers import PEERS, Context, PeerError, make_certs  # noqa: E402
 from peers.common import CLK_TCK, _pdeathsig, free_port, stop_all  # noqa: E402
 from peers.nginx import start_backend  # noqa: E402
@@ -441,6 +442,7 @@ def write_report(args, started, summary, rounds_by_peer, instances, vers, mach):
         f.write(text)
     with open(os.path.join(args.results, "latest.md"), "w") as f:
         f.write(text)
+    chart.write(path, os.path.join(args.results, "latest.svg"))
     raw_dir = os.path.join(args.results, "raw")
     os.makedirs(raw_dir, exist_ok=True)
     with open(os.path.join(raw_dir, f"bench-{stamp}.json"), "w") as f:
@@ -501,7 +503,8 @@ def main():
                 print(f"{p}: h2c n/a ({summary[p]['h2_note']})")
             if summary[p].get("errors"):
                 print(f"WARNING {p}: {summary[p]['errors']} failed requests (non-2xx or socket errors) during load")
-        print(f"\nwritten: {os.path.relpath(path, ROOT)} and {os.path.relpath(os.path.join(args.results, 'latest.md'), ROOT)}")
+        print(f"\nwritten: {os.path.relpath(path, ROOT)}, {os.path.relpath(os.path.join(args.results, 'latest.md'), ROOT)} "
+              f"and its chart {os.path.relpath(os.path.join(args.results, 'latest.svg'), ROOT)}")
         ok = True
     except PeerError as e:
         log(f"\nFAILED: {e}")
