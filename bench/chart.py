@@ -96,11 +96,11 @@ def render(markdown):
 
     panels = [
         (f"requests/s at {connections} connections (higher is better)",
-         lambda p: [(value(p, load), "")], ""),
+         lambda p: [(value(p, load), "")], "", False),
         ("CPU µs per request, both proxies (lower is better)",
-         lambda p: [(value(p, "user µs/req"), "user"), (value(p, "kernel µs/req"), "kernel")], " µs"),
+         lambda p: [(value(p, "user µs/req"), "user"), (value(p, "kernel µs/req"), "kernel")], " µs", True),
         ("RSS after the load, MiB (lower is better)",
-         lambda p: [(value(p, "RSS out MiB"), "out"), (value(p, "RSS in MiB"), "in")], " MiB"),
+         lambda p: [(value(p, "RSS out MiB"), "out"), (value(p, "RSS in MiB"), "in")], " MiB", False),
     ]
     width = LABEL + len(panels) * (PANEL + GAP)
     height = TOP + len(peers) * ROW + BOTTOM
@@ -119,11 +119,11 @@ def render(markdown):
         weight = ' font-weight="bold"' if peer.startswith("sidecar") else ""
         out.append(f'<text x="8" y="{y + ROW * 0.68:.1f}"{weight}>{escape(peer)}</text>')
 
-    for number, (heading, parts, unit) in enumerate(panels):
+    # A panel: its heading, a peer's parts (value, label), the unit, and whether the parts stack
+    # into one bar (CPU: user space then kernel) or lie side by side in the row (RSS: out, in).
+    for number, (heading, parts, unit, stacked) in enumerate(panels):
         x0 = LABEL + number * (PANEL + GAP)
         out.append(f'<text x="{x0}" y="{TOP - 10}" font-weight="bold">{escape(heading)}</text>')
-        stacked = heading.startswith("CPU")
-        # Stacked parts share a bar; side-by-side parts (RSS out and in) get half a row each.
         scale_max = max((sum(v for v, _ in parts(p)) if stacked else max(v for v, _ in parts(p))) for p in peers)
         if scale_max <= 0:
             continue

@@ -442,7 +442,10 @@ def write_report(args, started, summary, rounds_by_peer, instances, vers, mach):
         f.write(text)
     with open(os.path.join(args.results, "latest.md"), "w") as f:
         f.write(text)
-    chart.write(path, os.path.join(args.results, "latest.svg"))
+    try:
+        chart.write(path, os.path.join(args.results, "latest.svg"))
+    except chart.ChartError as e:  # the report stands without its chart
+        log(f"WARNING: no chart drawn: {e}")
     raw_dir = os.path.join(args.results, "raw")
     os.makedirs(raw_dir, exist_ok=True)
     with open(os.path.join(raw_dir, f"bench-{stamp}.json"), "w") as f:
