@@ -584,12 +584,14 @@ def _identity(x):
 class GRPCApp:
     """A grpcio server with generic handlers (raw bytes, no protoc): unary `Echo`, server-streaming
     `Stream`, `Flaky` (UNAVAILABLE first, then OK), `FlakyTrailers` (same, status in trailers after
-    headers), `Slow` (sleeps). Records the metadata of every call."""
+    headers), `Slow` (answers only once the app closes: later than any deadline a test sets).
+    Records the metadata of every call."""
 
     def __init__(self):
         self.calls = []
         self.flaky_count = 0
         self.lock = threading.Lock()
+        self.closing = threading.Event()
         app = self
 
         def record(context):
@@ -636,7 +638,7 @@ class GRPCApp:
 
         def slow(request, context):
             record(context)
-            time.sleep(3)  # behaviour: a slow method
+            app.closing.wait(30)
             return b"late"
 
         handlers = {
@@ -656,6 +658,7 @@ class GRPCApp:
         self.server.start()
 
     def close(self):
+        self.closing.set()
         self.server.stop(0)
 
 
@@ -861,14 +864,6 @@ def test_sidecar_made_grpc_error_is_trailers_only_and_deadline_answered_by_sidec
 # Protection
 
 
-def slow_backend(delay=0.3):
-    def handler(request):
-        time.sleep(delay)  # behaviour: a slow backend
-        return 200, {"content-type": "text/plain"}, b"slow"
-
-    return HTTPBackend(handler)
-
-
 def well_behaved_client(port, stop, results):
     """Sends h2 requests one at a time on its own connection until `stop` is set."""
     sock, conn = h2_connect(port)
@@ -889,7 +884,10 @@ def well_behaved_client(port, stop, results):
 
 
 def test_rapid_reset_costs_the_offender_its_connection_only(start_sidecar):
-    backend = slow_backend()
+    # The flood's requests reach a backend that holds them (upstream work the offender makes the
+    # proxy start and abandon); the well-behaved client's are answered at once.
+    gate = threading.Event()
+    backend = HTTPBackend(echo_handler(gate))
     try:
         sidecar = start_sidecar(basic_config(backend.address))
         port = sidecar.outbound_port()
@@ -903,7 +901,7 @@ def test_rapid_reset_costs_the_offender_its_connection_only(start_sidecar):
         stream_id = 1
         for _ in range(1000):
             try:
-                conn.send_headers(stream_id, [(":method", "GET"), (":scheme", "http"), (":authority", "x"), (":path", "/bad")], end_stream=True)
+                conn.send_headers(stream_id, [(":method", "GET"), (":scheme", "http"), (":authority", "x"), (":path", "/held-bad")], end_stream=True)
                 conn.reset_stream(stream_id, error_code=h2.errors.ErrorCodes.CANCEL)
                 sock.sendall(conn.data_to_send())
             except (OSError, h2.exceptions.ProtocolError):
@@ -925,6 +923,7 @@ def test_rapid_reset_costs_the_offender_its_connection_only(start_sidecar):
         samples = scrape(sidecar)
         assert metric(samples, "sidecar_http2_flood_closed_total", listener="egress", reason="rapid_reset") == 1
     finally:
+        gate.set()
         backend.close()
 
 
@@ -946,29 +945,33 @@ def test_empty_data_flood_gets_goaway(backend, start_sidecar):
     assert metric(scrape(sidecar), "sidecar_http2_flood_closed_total", listener="egress", reason="empty_data") == 1
 
 
-def test_settings_announce_max_concurrent_streams(start_sidecar):
-    backend = slow_backend(0.5)
-    try:
-        sidecar = start_sidecar(basic_config(backend.address))
-        sock, conn = h2_connect(sidecar.outbound_port())
-        h2_read_events(sock, conn, lambda evs: any(isinstance(e, h2.events.RemoteSettingsChanged) for e in evs), timeout=5)
-        assert conn.remote_settings.max_concurrent_streams == 256
-    finally:
-        backend.close()
+def test_settings_announce_max_concurrent_streams(backend, start_sidecar):
+    sidecar = start_sidecar(basic_config(backend.address))
+    sock, conn = h2_connect(sidecar.outbound_port())
+    h2_read_events(sock, conn, lambda evs: any(isinstance(e, h2.events.RemoteSettingsChanged) for e in evs), timeout=5)
+    assert conn.remote_settings.max_concurrent_streams == 256
 
 
 def test_drain_sends_goaway_and_finishes_in_flight(start_sidecar):
-    backend = slow_backend(0.5)
+    # The backend holds the in-flight response until the client has seen both GOAWAYs, so the
+    # request is still in flight when the drain starts and ends, whatever the timing.
+    gate = threading.Event()
+    backend = HTTPBackend(echo_handler(gate))
     try:
         sidecar = start_sidecar(basic_config(backend.address))
         sock, conn = h2_connect(sidecar.outbound_port())
-        conn.send_headers(1, [(":method", "GET"), (":scheme", "http"), (":authority", "x"), (":path", "/inflight")], end_stream=True)
+        conn.send_headers(1, [(":method", "GET"), (":scheme", "http"), (":authority", "x"), (":path", "/held-inflight")], end_stream=True)
         sock.sendall(conn.data_to_send())
         wait_until(lambda: backend.requests, message="the in-flight request at the backend")
         status, _ = sidecar.admin("POST", "/v1/drain")
         assert status in (200, 202)
         # h2's state machine stops at the first GOAWAY: read the frames raw.
-        frames = raw_frames(sock, lambda fs: any("END_STREAM" in f.flags and f.stream_id == 1 for f in fs) and len([f for f in fs if isinstance(f, GoAwayFrame)]) >= 2)
+        def answered_after_both_goaways(fs):
+            if len([f for f in fs if isinstance(f, GoAwayFrame)]) >= 2:
+                gate.set()  # now let the in-flight response go
+            return gate.is_set() and any("END_STREAM" in f.flags and f.stream_id == 1 for f in fs)
+
+        frames = raw_frames(sock, answered_after_both_goaways)
         sock.close()
         goaways = [f for f in frames if isinstance(f, GoAwayFrame)]
         assert [g.last_stream_id for g in goaways][:2] == [2**31 - 1, 1], goaways
@@ -977,6 +980,7 @@ def test_drain_sends_goaway_and_finishes_in_flight(start_sidecar):
         assert heads and dict(Decoder().decode(heads[0].data))[":status"] == "200"
         assert any("END_STREAM" in f.flags and f.stream_id == 1 for f in frames)
     finally:
+        gate.set()
         backend.close()
 
 
